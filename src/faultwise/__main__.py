@@ -1,0 +1,3 @@
+from faultwise.cli import main
+
+raise SystemExit(main())
