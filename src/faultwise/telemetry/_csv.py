@@ -1,0 +1,293 @@
+"""CSV logs, spans and metrics with automatic column mapping, read by DuckDB's CSV scanner.
+
+Column names are matched case- and punctuation-insensitively against the field tables in
+:mod:`faultwise.telemetry._fields` (``TraceID``, ``trace_id`` and ``trace.id`` are one name).
+Malformed rows (too many or too few columns) are rejects with their line numbers, taken from
+DuckDB's ``store_rejects`` tables. ``source_line`` of a good row is its header-relative row
+number plus one, which is its line number unless quoted fields hold line breaks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from itertools import count
+
+from faultwise.telemetry._fields import FIELDS, SPAN_FIELDS, Field, SpanField
+from faultwise.telemetry._jsonl import json_plan, parse_json_objects
+from faultwise.telemetry._logsql import LogsResult, finish_logs, quote
+from faultwise.telemetry._model import Format, Reject
+from faultwise.telemetry._services import POD_SUFFIX_SQL
+from faultwise.telemetry._source import KEEP_REJECTS, Source
+from faultwise.telemetry._store import Store
+from faultwise.telemetry._timestamps import TsForm, detect_form, ts_sql
+
+__all__ = ["CsvTable", "classify_csv", "open_csv", "read_csv_logs", "read_csv_spans"]
+
+_ids = count(1)
+_NULL_PARENTS = "('', 'root', '0', '0000000000000000', 'null', 'none', 'nil')"
+
+
+def norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class CsvTable:
+    """A CSV file staged as a temporary all-VARCHAR table with a row number ``_n``."""
+
+    table: str
+    columns: tuple[str, ...]
+    rejected: int
+    rejects: tuple[Reject, ...]
+
+    def find(self, names: tuple[str, ...], taken: set[str] | None = None) -> str | None:
+        by_norm = {norm(c): c for c in self.columns}
+        for name in names:
+            column = by_norm.get(norm(name))
+            if column is not None and (taken is None or column not in taken):
+                return column
+        return None
+
+
+def ident(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def open_csv(store: Store, src: Source) -> CsvTable:
+    """Stage ``src`` with DuckDB's CSV sniffer (delimiter, quoting, header) as VARCHARs."""
+    n = next(_ids)
+    table, rej_t, rej_s = f"_csv_{n}", f"_csv_rej_{n}", f"_csv_scan_{n}"
+    con = store.connection
+    con.execute(
+        f"CREATE TEMP TABLE {table} AS SELECT row_number() OVER () + 1 AS _n, * FROM "
+        "read_csv(?, header=true, all_varchar=true, compression=?, store_rejects=true, "
+        f"rejects_table='{rej_t}', rejects_scan='{rej_s}', max_line_size=4194306)",
+        [str(src.path), src.compression],
+    )
+    columns = tuple(r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "_n")
+    rejected = int(con.execute(f"SELECT count(DISTINCT line) FROM {rej_t}").fetchone()[0])  # type: ignore[index]
+    rows = con.execute(
+        f"SELECT line, any_value(error_type), any_value(csv_line) FROM {rej_t} "
+        f"GROUP BY line ORDER BY line LIMIT {KEEP_REJECTS}"
+    ).fetchall()
+    con.execute(f"DROP TABLE IF EXISTS {rej_t}")
+    con.execute(f"DROP TABLE IF EXISTS {rej_s}")
+    rejects = tuple(
+        Reject(src.name, int(line), str(kind).lower(), (text or "")[:200])
+        for line, kind, text in rows
+    )
+    return CsvTable(table, columns, rejected, rejects)
+
+
+def classify_csv(columns: tuple[str, ...]) -> Format:
+    """Spans when trace and span ids and a start or duration are there; logs when a message
+    column is; metrics otherwise."""
+    probe = CsvTable("", columns, 0, ())
+    has = {f: probe.find(names) is not None for f, names in SPAN_FIELDS.items()}
+    if (
+        has[SpanField.TRACE_ID]
+        and has[SpanField.SPAN_ID]
+        and (has[SpanField.START] or has[SpanField.DURATION])
+        and (has[SpanField.PARENT_ID] or has[SpanField.NAME])
+    ):
+        return Format.CSV_SPANS
+    if probe.find(FIELDS[Field.MESSAGE]) is not None:
+        return Format.CSV_LOGS
+    return Format.CSV_METRICS
+
+
+def _sample(store: Store, table: str, column: str, limit: int = 200) -> list[str]:
+    rows = store.query(
+        f"SELECT {ident(column)} FROM {table} WHERE {ident(column)} IS NOT NULL LIMIT {limit}"
+    )
+    return [str(r[0]) for r in rows]
+
+
+def _epoch_unit(column: str) -> int | None:
+    """The unit a time column's name declares (``StartTimeUnixNano``, ``start_ms``), if any."""
+    name = column.lower()
+    if "nano" in name or name.endswith("_ns"):
+        return 1
+    if name.endswith(("_us", "micros")):
+        return 1_000
+    if name.endswith(("_ms", "millis")):
+        return 1_000_000
+    return None
+
+
+def _duration_unit_ns(column: str) -> int:
+    name = column.lower()
+    for suffix, ns in (("ns", 1), ("nano", 1), ("us", 1_000), ("micro", 1_000), ("ms", 1_000_000),
+                       ("milli", 1_000_000)):  # fmt: skip
+        if name.endswith(suffix) or f"({suffix})" in name:
+            return ns
+    if name.endswith(("_s", "(s)", "seconds")):
+        return 1_000_000_000
+    return 1_000  # Jaeger's unit
+
+
+def read_csv_spans(store: Store, src: Source, csv: CsvTable) -> tuple[int, int, list[Reject]]:
+    """Insert the staged span table; returns (inserted, rejected, first rejects)."""
+    taken: set[str] = set()
+    col: dict[SpanField, str | None] = {}
+    for field, names in SPAN_FIELDS.items():
+        found = csv.find(names, taken)
+        col[field] = found
+        if found:
+            taken.add(found)
+
+    def c(field: SpanField) -> str:
+        found = col[field]
+        return ident(found) if found else "NULL"
+
+    start_col = col[SpanField.START]
+    form = detect_form(_sample(store, csv.table, start_col)) if start_col else None
+    start = (
+        ts_sql(c(SpanField.START), form, year=src.year, unit_ns=_epoch_unit(start_col))
+        if start_col
+        else "NULL"
+    )
+    end_col = col[SpanField.END]
+    end_form = detect_form(_sample(store, csv.table, end_col)) if end_col else None
+    dur_col = col[SpanField.DURATION]
+    duration = (
+        f"CAST(round(TRY_CAST({ident(dur_col)} AS DOUBLE) * {_duration_unit_ns(dur_col)}) "
+        "AS BIGINT)"
+        if dur_col
+        else "NULL"
+    )
+    end_direct = (
+        ts_sql(c(SpanField.END), end_form, year=src.year, unit_ns=_epoch_unit(end_col))
+        if end_col
+        else "NULL"
+    )
+    pod = c(SpanField.POD)
+    service = (
+        f"coalesce(nullif({c(SpanField.SERVICE)}, ''), "
+        f"nullif(regexp_replace({pod}, '{POD_SUFFIX_SQL}', ''), ''))"
+    )
+    kind = c(SpanField.KIND)
+    status = c(SpanField.STATUS)
+    staged = (
+        f"SELECT _n AS n, lower(trim({c(SpanField.TRACE_ID)})) AS trace_id, "
+        f"lower(trim({c(SpanField.SPAN_ID)})) AS span_id, "
+        f"CASE WHEN lower(trim(coalesce({c(SpanField.PARENT_ID)}, ''))) IN {_NULL_PARENTS} "
+        f"THEN NULL ELSE lower(trim({c(SpanField.PARENT_ID)})) END AS parent_span_id, "
+        f"{service} AS service, {c(SpanField.NAME)} AS name, {_kind_sql(kind)} AS kind, "
+        f"{start} AS start_ns, {_status_sql(status)} AS status, "
+        f"{c(SpanField.PEER)} AS peer_service, {_attrs_sql(csv, taken)} AS attrs, "
+        f"{end_direct} AS end_direct, {duration} AS duration_ns "
+        f"FROM {csv.table}"
+    )
+    con = store.connection
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _spans_staged AS SELECT *, "
+        f"coalesce(end_direct, start_ns + duration_ns) AS end_ns FROM ({staged})"
+    )
+    ok = "trace_id IS NOT NULL AND trace_id <> '' AND span_id IS NOT NULL AND start_ns IS NOT NULL"
+    con.execute(
+        "INSERT INTO spans SELECT trace_id, span_id, parent_span_id, service, name, kind, "
+        "start_ns, coalesce(end_ns, start_ns), status, peer_service, attrs "
+        f"FROM _spans_staged WHERE {ok} ORDER BY n"
+    )
+    inserted, bad = con.execute(
+        f"SELECT count(*) FILTER (WHERE {ok}), count(*) FILTER (WHERE NOT ({ok})) "
+        "FROM _spans_staged"
+    ).fetchone() or (0, 0)
+    rows = con.execute(
+        f"SELECT n FROM _spans_staged WHERE NOT ({ok}) ORDER BY n LIMIT {KEEP_REJECTS}"
+    ).fetchall()
+    con.execute("DROP TABLE _spans_staged")
+    con.execute(f"DROP TABLE {csv.table}")
+    rejects = list(csv.rejects) + [
+        Reject(src.name, int(n), "span without trace id, span id or start time", "")
+        for (n,) in rows
+    ]
+    return int(inserted), int(bad) + csv.rejected, rejects[:KEEP_REJECTS]
+
+
+def _kind_sql(expr: str) -> str:
+    text = f"lower(regexp_replace(trim({expr}), '^(SPAN_KIND_|span_kind_)', ''))"
+    return (
+        f"CAST(coalesce(TRY_CAST({expr} AS INTEGER), CASE {text} WHEN 'internal' THEN 1 "
+        "WHEN 'server' THEN 2 WHEN 'client' THEN 3 WHEN 'producer' THEN 4 "
+        "WHEN 'consumer' THEN 5 ELSE 0 END) AS TINYINT)"
+    )
+
+
+def _status_sql(expr: str) -> str:
+    text = f"lower(regexp_replace(trim({expr}), '^(STATUS_CODE_|status_code_)', ''))"
+    return (
+        f"CAST(CASE WHEN {text} IN ('error', 'true', '2') THEN 2 "
+        f"WHEN {text} IN ('ok', '1') THEN 1 ELSE 0 END AS TINYINT)"
+    )
+
+
+def _attrs_sql(csv: CsvTable, taken: set[str]) -> str:
+    rest = [c for c in csv.columns if c not in taken]
+    if not rest:
+        return "NULL"
+    pairs = ", ".join(f"{quote(c)}, {ident(c)}" for c in rest)
+    return f"CAST(json_object({pairs}) AS VARCHAR)"
+
+
+def read_csv_logs(
+    store: Store,
+    src: Source,
+    csv: CsvTable,
+    *,
+    default_service: str | None,
+    mapping: Mapping[Field, str],
+) -> LogsResult:
+    """Insert a staged CSV log table; a message column holding JSON (Docker's json-file
+    ``{"log": ..., "time": ...}``) is unpacked, its fields filling what the columns lack."""
+    taken: set[str] = set()
+    col: dict[Field, str | None] = {}
+    for field in Field:
+        names = (mapping[field],) if field in mapping else FIELDS[field]
+        found = csv.find(names, taken)
+        col[field] = found
+        if found:
+            taken.add(found)
+    message_col = col[Field.MESSAGE]
+    inner = parse_json_objects(_sample(store, csv.table, message_col)) if message_col else []
+    listing, inner_ex = "NULL", dict[Field, str]()
+    if inner:
+        plan = json_plan(inner, {})
+        listing, inner_ex = plan.extract_sql(ident(message_col or ""))
+
+    def c(field: Field) -> str:
+        found = col[field]
+        outer = f"nullif({ident(found)}, '')" if found else None
+        nested = inner_ex.get(field)
+        if field is Field.MESSAGE and nested:  # the unpacked text is the message
+            return f"coalesce({nested}, {outer})"
+        parts = [p for p in (outer, nested) if p]
+        return f"coalesce({', '.join(parts)})" if parts else "NULL"
+
+    ts_col = col[Field.TS]
+    ts_sample = _sample(store, csv.table, ts_col) if ts_col else []
+    staged = (
+        f"SELECT _n AS n, {c(Field.TS)} AS raw_ts, rtrim({c(Field.MESSAGE)}, "
+        f"chr(10) || chr(13)) AS message, {c(Field.SEVERITY)} AS sev_text, "
+        f"{c(Field.SEVERITY_NUMBER)} AS sev_num, {c(Field.SERVICE)} AS service, "
+        f"{c(Field.POD)} AS pod, {c(Field.INSTANCE)} AS instance, "
+        f"{c(Field.TRACE_ID)} AS trace_id, {c(Field.SPAN_ID)} AS span_id, "
+        f"{c(Field.REQUEST_ID)} AS request_id, {c(Field.THREAD)} AS thread, "
+        f"{_attrs_sql(csv, taken)} AS attrs, NULL AS reject, "
+        f"CAST(NULL AS VARCHAR) AS raw FROM (SELECT *, "
+        f"{'TRY(' + listing + ')' if inner else 'NULL'} AS j FROM {csv.table})"
+    )
+    result = finish_logs(
+        store,
+        staged,
+        source=src.name,
+        ts_form=detect_form(ts_sample) or TsForm.ISO,
+        year=src.year,
+        default_service=default_service,
+    )
+    store.execute(f"DROP TABLE {csv.table}")
+    rejects = (csv.rejects + result.rejects)[:KEEP_REJECTS]
+    return LogsResult(result.inserted, result.rejected + csv.rejected, rejects)

@@ -1,0 +1,145 @@
+"""Every timestamp form to UTC nanoseconds, in SQL for bulk readers and in Python for the rest.
+
+Forms: epoch seconds, ms, us or ns (told apart by magnitude, as a number or a string); ISO 8601
+and RFC 3339 with or without a zone, ``T`` or space, ``.`` or ``,`` before the fraction, up to
+nanoseconds; Go's ``time.String()`` (``2023-01-29 08:41:09.04 +0000 UTC m=+0.11``); the common
+log format (``29/Jan/2023:08:42:22 +0000``); RFC 3164 syslog (``Jan 29 08:42:22``, no year:
+the reference year is used). A time without a zone is taken as UTC; the clock check
+(:mod:`faultwise.telemetry._clockcheck`) reports sources where that assumption looks wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from enum import StrEnum
+
+__all__ = ["TsForm", "detect_form", "parse_timestamp", "ts_sql"]
+
+_NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
+_ISO = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}([.,]\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
+)
+_GO = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?) ([+-]\d{4}) [A-Z]{1,5}( m=.*)?$")
+_CLF = re.compile(r"^\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}$")
+_SYSLOG = re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}(\.\d+)?$")
+_NS_DIGITS = re.compile(r"[.,]\d{6}(\d{1,3})")
+
+
+class TsForm(StrEnum):
+    EPOCH = "epoch"
+    ISO = "iso"
+    GO = "go"
+    CLF = "clf"
+    SYSLOG = "syslog"
+
+
+_PATTERNS = (
+    (TsForm.EPOCH, _NUMERIC),
+    (TsForm.ISO, _ISO),
+    (TsForm.GO, _GO),
+    (TsForm.CLF, _CLF),
+    (TsForm.SYSLOG, _SYSLOG),
+)
+
+
+def detect_form(values: Iterable[str]) -> TsForm | None:
+    """The form most of ``values`` are written in, or None when none is recognised."""
+    votes: dict[TsForm, int] = {}
+    for value in values:
+        text = value.strip()
+        for form, pattern in _PATTERNS:
+            if pattern.match(text):
+                votes[form] = votes.get(form, 0) + 1
+                break
+    return max(votes, key=lambda f: votes[f]) if votes else None
+
+
+def _epoch_sql(x: str) -> str:
+    v = f"TRY_CAST({x} AS DOUBLE)"
+    return (
+        f"CASE WHEN abs({v}) < 1e11 THEN CAST(round({v} * 1e9) AS BIGINT) "
+        f"WHEN abs({v}) < 1e14 THEN CAST(round({v} * 1e6) AS BIGINT) "
+        f"WHEN abs({v}) < 1e17 THEN CAST(round({v} * 1e3) AS BIGINT) "
+        f"ELSE TRY_CAST({x} AS BIGINT) END"
+    )
+
+
+def _iso_sql(x: str) -> str:
+    return (
+        f"epoch_us(TRY_CAST(replace({x}, ',', '.') AS TIMESTAMPTZ)) * 1000 + "
+        f"coalesce(TRY_CAST(rpad(regexp_extract({x}, '[.,]\\d{{6}}(\\d{{1,3}})', 1), 3, '0') "
+        "AS BIGINT), 0)"
+    )
+
+
+def ts_sql(x: str, form: TsForm | None, *, year: int, unit_ns: int | None = None) -> str:
+    """A DuckDB expression turning the VARCHAR expression ``x`` into UTC ns (NULL if unreadable).
+
+    Numbers are always read as epoch times (in ``unit_ns`` when the column says its unit,
+    else by magnitude); text in ``form``, falling back to ISO 8601. The session's TimeZone
+    must be UTC (the store sets it), so zone-less times are UTC.
+    """
+    if unit_ns is not None:
+        epoch = f"CAST(round(TRY_CAST({x} AS DOUBLE) * {unit_ns}) AS BIGINT)"
+        if unit_ns == 1:
+            epoch = f"TRY_CAST({x} AS BIGINT)"
+    else:
+        epoch = _epoch_sql(x)
+    numeric = f"regexp_full_match({x}, '-?\\d+(\\.\\d+)?')"
+    if form is TsForm.GO:
+        text = _iso_sql(f"regexp_replace({x}, ' [A-Z]{{1,5}}( m=.*)?$', '')")
+    elif form is TsForm.CLF:
+        text = f"epoch_ns(try_strptime({x}, '%d/%b/%Y:%H:%M:%S %z'))"
+    elif form is TsForm.SYSLOG:
+        with_year = f"'{year} ' || regexp_replace({x}, '\\.\\d+$', '')"
+        text = f"epoch_ns(try_strptime({with_year}, '%Y %b %d %H:%M:%S'))"
+    else:
+        text = _iso_sql(x)
+    return f"(CASE WHEN {numeric} THEN {epoch} ELSE {text} END)"
+
+
+def parse_timestamp(value: object, *, year: int | None = None) -> int | None:
+    """One timestamp (number or text) to UTC ns, or None.
+
+    >>> parse_timestamp("2023-01-29T08:42:22.383150913Z")
+    1674981742383150913
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return _epoch_ns(value)
+    text = str(value).strip()
+    if _NUMERIC.match(text):
+        return int(text) if abs(float(text)) >= 1e17 else _epoch_ns(float(text))
+    go = _GO.match(text)
+    if go:
+        text = f"{go.group(1)}{go.group(3)}"
+    try:
+        if _CLF.match(text):
+            dt = datetime.strptime(text, "%d/%b/%Y:%H:%M:%S %z")
+        elif _SYSLOG.match(text):
+            base = re.sub(r"\.\d+$", "", text)
+            dt = datetime.strptime(f"{year or datetime.now(UTC).year} {base}", "%Y %b %d %H:%M:%S")
+        else:
+            dt = datetime.fromisoformat(text.replace(",", "."))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    ns = _NS_DIGITS.search(text)
+    extra = int(ns.group(1).ljust(3, "0")) if ns else 0
+    seconds = int(dt.replace(microsecond=0).timestamp())
+    return seconds * 1_000_000_000 + dt.microsecond * 1000 + extra
+
+
+def _epoch_ns(v: float) -> int:
+    magnitude = abs(v)
+    if magnitude < 1e11:
+        return round(v * 1e9)
+    if magnitude < 1e14:
+        return round(v * 1e6)
+    if magnitude < 1e17:
+        return round(v * 1e3)
+    return int(v)

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from faultwise.telemetry import Format, Severity, Table, load
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def test_json_lines_with_otel_ecs_and_common_names_map_to_the_model(tmp_path: Path) -> None:
+    f = _write(
+        tmp_path / "payments.jsonl",
+        [
+            json.dumps(
+                {
+                    "ts": "2026-01-01T00:00:01.5Z",
+                    "level": "error",
+                    "msg": "db down",
+                    "trace_id": "ABC",
+                    "service": "payments",
+                }
+            ),  # fmt: skip
+            json.dumps(
+                {
+                    "@timestamp": "2026-01-01T00:00:02Z",
+                    "log": {"level": "WARN"},
+                    "message": "slow",
+                    "trace": {"id": "def"},
+                }
+            ),  # fmt: skip
+            json.dumps({"time": 1767225603, "severity": "info", "message": "ok"}),
+        ],
+    )
+    with load([f]) as store:
+        rows = store.query(
+            "SELECT ts_ns, service, severity, message, trace_id, source_line FROM logs ORDER BY 1"
+        )
+    assert [
+        (1767225601_500_000_000, "payments", Severity.ERROR, "db down", "abc", 1),
+        (1767225602_000_000_000, "payments", Severity.WARN, "slow", "def", 2),
+        (1767225603_000_000_000, "payments", Severity.INFO, "ok", None, 3),
+    ] == rows
+
+
+def test_bad_json_lines_are_counted_rejects_with_file_and_line(tmp_path: Path) -> None:
+    f = _write(tmp_path / "x.jsonl", ['{"ts": 1, "msg": "a"}', "{oops", "", '{"msg": "no time"}'])
+    with load([f]) as store:
+        summary = store.summary
+    report = summary.sources[0]
+    assert Format.JSONL == report.format
+    assert {Table.LOGS: 1} == report.rows
+    assert 2 == report.rejected
+    assert [("x.jsonl:2", "not a JSON object"), ("x.jsonl:4", "no readable timestamp")] == [
+        (f"{Path(r.source_file).name}:{r.source_line}", r.reason) for r in report.rejects
+    ]
+
+
+def test_csv_spans_with_nezha_columns_become_spans(tmp_path: Path) -> None:
+    f = _write(
+        tmp_path / "trace.csv",
+        [
+            "TraceID,SpanID,ParentID,PodName,OperationName,StartTimeUnixNano,EndTimeUnixNano,Duration",
+            "t1,a,root,ts-gateway-service-6f6cfc45b-h5m2n,/*,1000,5000,4",
+            "t1,b,a,ts-auth-service-7f8d7d756d-k7b9j,login,2000,4000,2",
+        ],
+    )
+    with load([f]) as store:
+        rows = store.query(
+            "SELECT span_id, parent_span_id, service, name, start_ns, end_ns FROM spans ORDER BY 1"
+        )
+    assert [
+        ("a", None, "ts-gateway-service", "/*", 1000, 5000),
+        ("b", "a", "ts-auth-service", "login", 2000, 4000),
+    ] == rows
