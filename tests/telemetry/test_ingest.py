@@ -23,7 +23,7 @@ def test_json_lines_with_otel_ecs_and_common_names_map_to_the_model(tmp_path: Pa
                     "trace_id": "ABC",
                     "service": "payments",
                 }
-            ),  # fmt: skip
+            ),
             json.dumps(
                 {
                     "@timestamp": "2026-01-01T00:00:02Z",
@@ -31,7 +31,7 @@ def test_json_lines_with_otel_ecs_and_common_names_map_to_the_model(tmp_path: Pa
                     "message": "slow",
                     "trace": {"id": "def"},
                 }
-            ),  # fmt: skip
+            ),
             json.dumps({"time": 1767225603, "severity": "info", "message": "ok"}),
         ],
     )

@@ -41,7 +41,7 @@ def test_insert_large_batch_goes_through_staging_file_and_keeps_every_row() -> N
             kind=SpanKind.SERVER,
             status=SpanStatus.ERROR,
             attrs='{"k": 1}',
-        )  # fmt: skip
+        )
         for i in range(5000)
     ]
     with Store() as store:
