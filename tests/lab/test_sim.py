@@ -21,7 +21,7 @@ from faultwise.lab import (
 
 def _call_log(sim: Sim, caller: Caller, n: int, log: list[tuple[int, bool, float]]) -> None:
     for i in range(n):
-        caller.call(lambda ok, i=i: log.append((i, ok, sim.now)))
+        caller.call(lambda ok, start, i=i: log.append((i, ok, sim.now)))
 
 
 def test_events_run_in_time_order_and_ties_in_insertion_order() -> None:

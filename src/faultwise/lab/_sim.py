@@ -59,7 +59,7 @@ class Sim:
     two seconds in
     """
 
-    __slots__ = ("_heap", "_seq", "clock", "events", "now", "rng", "wall_start_ns")
+    __slots__ = ("_heap", "_lanes", "_seq", "clock", "events", "now", "rng", "wall_start_ns")
 
     def __init__(self, *, seed: int = 0, wall_start_ns: int = _WALL_START_NS) -> None:
         self.now = 0.0
@@ -68,6 +68,7 @@ class Sim:
         self.events = 0
         self._heap: list[tuple[float, int, Callable[[Any], object], Any]] = []
         self._seq = itertools.count()
+        self._lanes: dict[float, _Lane] = {}
         self.clock = SimClock(self)
 
     def at(self, t: float, fn: Callable[[Any], object], arg: Any = None) -> None:
@@ -76,6 +77,14 @@ class Sim:
 
     def after(self, delay: float, fn: Callable[[Any], object], arg: Any = None) -> None:
         self.at(self.now + delay, fn, arg)
+
+    def lane(self, delay: float) -> _Lane:
+        """The timeouts of ``delay`` seconds: equal delays expire in the order they were set,
+        so a deque replaces the heap for them (one heap entry per lane, not per timeout)."""
+        lane = self._lanes.get(delay)
+        if lane is None:
+            lane = self._lanes[delay] = _Lane(self, delay)
+        return lane
 
     def run(self, until: float) -> None:
         """Process every event up to ``until`` (inclusive); time ends at ``until``."""
@@ -92,6 +101,41 @@ class Sim:
 
     def wall_ns(self, t: float | None = None) -> int:
         return self.wall_start_ns + round((self.now if t is None else t) * 1e9)
+
+
+class _Lane:
+    """Pending timeouts of one duration: expire in the order they were set.
+
+    An attempt answered before its deadline is skipped without an event, so a healthy system
+    pays nothing for its timeouts.
+    """
+
+    __slots__ = ("_armed", "_items", "_sim", "delay")
+
+    def __init__(self, sim: Sim, delay: float) -> None:
+        self._sim = sim
+        self.delay = delay
+        self._items: deque[Attempt] = deque()
+        self._armed = False
+
+    def add(self, attempt: Attempt) -> None:
+        """Expire ``attempt`` at its deadline unless it is done by then."""
+        self._items.append(attempt)
+        if not self._armed:
+            self._armed = True
+            self._sim.at(attempt.deadline, self._fire)
+
+    def _fire(self, _: object) -> None:
+        items = self._items
+        now = self._sim.now
+        while items and (items[0].done or items[0].deadline <= now):
+            attempt = items.popleft()
+            if not attempt.done:
+                attempt.caller.expire(attempt)
+        if items:
+            self._sim.at(items[0].deadline, self._fire)
+        else:
+            self._armed = False
 
 
 class SimClock:
@@ -369,12 +413,14 @@ class Service:
 # -- clients --------------------------------------------------------------------------------
 
 
+Done = Callable[[bool, float], object]
+"""What runs when a logical call ends: ``done(ok, start_time)``."""
+
+
 class _Request:
     __slots__ = ("attempts", "done", "start", "state", "trace")
 
-    def __init__(
-        self, start: float, state: Any, done: Callable[[bool], None] | None, trace: Any
-    ) -> None:
+    def __init__(self, start: float, state: Any, done: Done | None, trace: Any) -> None:
         self.start = start
         self.state = state
         self.done = done
@@ -407,9 +453,10 @@ class Caller:
         self.name = name
         self.recorder = recorder
         self.tracer = tracer
+        self._timeouts = sim.lane(timeout)
 
-    def call(self, done: Callable[[bool], None] | None = None, trace: Any = None) -> None:
-        """Start one logical call now; ``done(ok)`` runs when it ends."""
+    def call(self, done: Done | None = None, trace: Any = None) -> None:
+        """Start one logical call now; ``done(ok, start)`` runs when it ends."""
         now = self.sim.now
         request = _Request(now, self.policy.begin(now), done, trace)
         self._attempt(request)
@@ -429,7 +476,7 @@ class Caller:
             self.recorder.attempts[self.recorder.slot(now)] += 1
         if self.tracer is not None:
             self.tracer.client_start(self, attempt)
-        sim.at(attempt.deadline, self._expire, attempt)
+        self._timeouts.add(attempt)
         self.target.submit(attempt)
 
     def reply(self, attempt: Attempt, outcome: Outcome) -> None:
@@ -445,9 +492,8 @@ class Caller:
             self.tracer.client_end(self, attempt, outcome)
         self._after(attempt.request, outcome)
 
-    def _expire(self, attempt: Attempt) -> None:
-        if attempt.done:
-            return
+    def expire(self, attempt: Attempt) -> None:
+        """``attempt``'s deadline passed with no answer: the client gives up on it."""
         attempt.done = True
         if self.recorder is not None:
             self.recorder.timeouts[self.recorder.slot(self.sim.now)] += 1
@@ -463,7 +509,7 @@ class Caller:
             return
         ok = outcome is Outcome.OK
         if request.done is not None:
-            request.done(ok)
+            request.done(ok, request.start)
         if self.tracer is not None:
             self.tracer.request_end(self, request, ok)
 
@@ -512,15 +558,15 @@ class OpenLoop:
         rec.offered[rec.slot(now)] += 1
         callers = self.callers
         caller = callers[int(sim.rng.random() * len(callers))] if len(callers) > 1 else callers[0]
-
-        def done(ok: bool, start: float = now) -> None:
-            t = sim.now
-            i = rec.slot(t)
-            if ok:
-                rec.ok[i] += 1
-                rec.ok_latency[i].append(t - start)
-            else:
-                rec.failed[i] += 1
-
-        caller.call(done)
+        caller.call(self._done)
         sim.at(now + sim.rng.expovariate(self.rate), self._arrive)
+
+    def _done(self, ok: bool, start: float) -> None:
+        rec = self.recorder
+        t = self.sim.now
+        i = rec.slot(t)
+        if ok:
+            rec.ok[i] += 1
+            rec.ok_latency[i].append(t - start)
+        else:
+            rec.failed[i] += 1
