@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from itertools import count
 
 from faultwise.telemetry._fields import FIELDS, SPAN_FIELDS, Field, SpanField
-from faultwise.telemetry._jsonl import json_plan, parse_json_objects
 from faultwise.telemetry._logsql import LogsResult, finish_logs, quote
 from faultwise.telemetry._model import Format, Reject
 from faultwise.telemetry._services import POD_SUFFIX_SQL
@@ -145,7 +144,7 @@ def read_csv_spans(store: Store, src: Source, csv: CsvTable) -> tuple[int, int, 
     start_col = col[SpanField.START]
     form = detect_form(_sample(store, csv.table, start_col)) if start_col else None
     start = (
-        ts_sql(c(SpanField.START), form, year=src.year, unit_ns=_epoch_unit(start_col))
+        ts_sql(c(SpanField.START), form, day=src.day, unit_ns=_epoch_unit(start_col))
         if start_col
         else "NULL"
     )
@@ -159,7 +158,7 @@ def read_csv_spans(store: Store, src: Source, csv: CsvTable) -> tuple[int, int, 
         else "NULL"
     )
     end_direct = (
-        ts_sql(c(SpanField.END), end_form, year=src.year, unit_ns=_epoch_unit(end_col))
+        ts_sql(c(SpanField.END), end_form, day=src.day, unit_ns=_epoch_unit(end_col))
         if end_col
         else "NULL"
     )
@@ -241,8 +240,8 @@ def read_csv_logs(
     default_service: str | None,
     mapping: Mapping[Field, str],
 ) -> LogsResult:
-    """Insert a staged CSV log table; a message column holding JSON (Docker's json-file
-    ``{"log": ..., "time": ...}``) is unpacked, its fields filling what the columns lack."""
+    """Insert a staged CSV log table (a message column holding JSON or a text header is
+    unwrapped by :func:`finish_logs`)."""
     taken: set[str] = set()
     col: dict[Field, str | None] = {}
     for field in Field:
@@ -251,21 +250,10 @@ def read_csv_logs(
         col[field] = found
         if found:
             taken.add(found)
-    message_col = col[Field.MESSAGE]
-    inner = parse_json_objects(_sample(store, csv.table, message_col)) if message_col else []
-    listing, inner_ex = "NULL", dict[Field, str]()
-    if inner:
-        plan = json_plan(inner, {})
-        listing, inner_ex = plan.extract_sql(ident(message_col or ""))
 
     def c(field: Field) -> str:
         found = col[field]
-        outer = f"nullif({ident(found)}, '')" if found else None
-        nested = inner_ex.get(field)
-        if field is Field.MESSAGE and nested:  # the unpacked text is the message
-            return f"coalesce({nested}, {outer})"
-        parts = [p for p in (outer, nested) if p]
-        return f"coalesce({', '.join(parts)})" if parts else "NULL"
+        return f"nullif({ident(found)}, '')" if found else "NULL"
 
     ts_col = col[Field.TS]
     ts_sample = _sample(store, csv.table, ts_col) if ts_col else []
@@ -277,17 +265,19 @@ def read_csv_logs(
         f"{c(Field.TRACE_ID)} AS trace_id, {c(Field.SPAN_ID)} AS span_id, "
         f"{c(Field.REQUEST_ID)} AS request_id, {c(Field.THREAD)} AS thread, "
         f"{_attrs_sql(csv, taken)} AS attrs, NULL AS reject, "
-        f"CAST(NULL AS VARCHAR) AS raw FROM (SELECT *, "
-        f"{'TRY(' + listing + ')' if inner else 'NULL'} AS j FROM {csv.table})"
+        f"CAST(NULL AS VARCHAR) AS raw FROM {csv.table}"
     )
     result = finish_logs(
         store,
         staged,
         source=src.name,
         ts_form=detect_form(ts_sample) or TsForm.ISO,
-        year=src.year,
+        day=src.day,
         default_service=default_service,
+        has_ts=ts_col is not None,
     )
     store.execute(f"DROP TABLE {csv.table}")
     rejects = (csv.rejects + result.rejects)[:KEEP_REJECTS]
-    return LogsResult(result.inserted, result.rejected + csv.rejected, rejects)
+    return LogsResult(
+        result.inserted, result.rejected + csv.rejected, rejects, result.clock, result.layers
+    )

@@ -19,10 +19,12 @@ from pathlib import Path
 from faultwise._errors import InputError
 from faultwise.telemetry._csv import classify_csv, open_csv, read_csv_logs, read_csv_spans
 from faultwise.telemetry._fields import Field, parse_mapping
-from faultwise.telemetry._jsonl import read_json_lines
-from faultwise.telemetry._model import Format, IngestSummary, SourceReport, Table
+from faultwise.telemetry._jsonl import parse_json_objects, read_json_lines
+from faultwise.telemetry._logfmt import is_logfmt, logfmt_json_sql, parse_logfmt
+from faultwise.telemetry._logsql import LogsResult, finish_logs, staged_select
+from faultwise.telemetry._model import ClockFinding, Format, IngestSummary, SourceReport, Table
 from faultwise.telemetry._services import service_from_file
-from faultwise.telemetry._source import Source, iter_sources, stage_lines
+from faultwise.telemetry._source import KEEP_REJECTS, Source, iter_sources, stage_lines
 from faultwise.telemetry._store import Store
 
 __all__ = ["ProgressHook", "detect_format", "ingest", "load"]
@@ -44,6 +46,8 @@ def detect_format(src: Source) -> Format:
     lowered = src.name.lower()
     if _CSV_HEADER.match(first.strip()) or re.search(r"\.(csv|tsv)(\.gz|\.zst)?$", lowered):
         return _csv_kind(first)
+    if is_logfmt(src.head_lines(200)):
+        return Format.LOGFMT
     return Format.TEXT
 
 
@@ -65,16 +69,19 @@ def ingest(
     fields = parse_mapping(mapping)
     names = [os.fspath(p) for p in paths]
     reports: list[SourceReport] = []
+    clock: list[ClockFinding] = []
     with tempfile.TemporaryDirectory(prefix="faultwise-") as tmp:
         spool = Path(tmp)
         sources = list(iter_sources(names, spool_dir=spool))
         for done, src in enumerate(sources):
             if progress is not None:
                 progress(src.name, done, len(sources))
-            reports.append(_read_one(store, src, fmt or detect_format(src), fields, spool))
+            report, found = _read_one(store, src, fmt or detect_format(src), fields, spool)
+            reports.append(report)
+            clock.extend(found)
         if progress is not None and sources:
             progress("", len(sources), len(sources))
-    summary = IngestSummary(tuple(reports))
+    summary = IngestSummary(tuple(reports), tuple(clock))
     store.record_summary(summary)
     return summary
 
@@ -103,42 +110,84 @@ def load(
 
 def _read_one(
     store: Store, src: Source, fmt: Format, fields: Mapping[Field, str], spool: Path
-) -> SourceReport:
+) -> tuple[SourceReport, tuple[ClockFinding, ...]]:
     service = service_from_file(Path(src.name).name)
     if fmt is Format.EMPTY:
-        return SourceReport(src.name, fmt, service)
-    if fmt is Format.JSONL:
+        return SourceReport(src.name, fmt, service), ()
+    if fmt in _LINE_READERS:
         staged = stage_lines(store.connection, src, spool_dir=spool)
         try:
-            result = read_json_lines(
-                store,
-                staged.table,
-                src.head_lines(),
-                source=src.name,
-                year=src.year,
-                default_service=service,
-                mapping=fields,
-            )
+            result = _LINE_READERS[fmt](store, src, staged.table, service, fields)
         finally:
             store.execute(f"DROP TABLE IF EXISTS {staged.table}")
-        rejects = (staged.rejects + result.rejects)[:5]
-        return SourceReport(
-            src.name,
-            fmt,
-            service,
-            {Table.LOGS: result.inserted},
-            result.rejected + staged.rejected,
-            rejects,
-        )
-    if fmt in (Format.CSV_SPANS, Format.CSV_LOGS):
+        rejects = (staged.rejects + result.rejects)[:KEEP_REJECTS]
+        rejected = result.rejected + staged.rejected
+    elif fmt in (Format.CSV_SPANS, Format.CSV_LOGS):
         csv = open_csv(store, src)
         if fmt is Format.CSV_SPANS:
             inserted, rejected, span_rejects = read_csv_spans(store, src, csv)
-            return SourceReport(
+            report = SourceReport(
                 src.name, fmt, service, {Table.SPANS: inserted}, rejected, tuple(span_rejects)
             )
-        logs = read_csv_logs(store, src, csv, default_service=service, mapping=fields)
-        return SourceReport(
-            src.name, fmt, service, {Table.LOGS: logs.inserted}, logs.rejected, logs.rejects
-        )
-    raise InputError(f"the {fmt.value} format is not readable yet", source=src.name)
+            return report, ()
+        result = read_csv_logs(store, src, csv, default_service=service, mapping=fields)
+        rejects, rejected = result.rejects, result.rejected
+    else:
+        raise InputError(f"the {fmt.value} format is not readable yet", source=src.name)
+    report = SourceReport(
+        src.name, fmt, service, {Table.LOGS: result.inserted}, rejected, rejects,
+        " > ".join(result.layers),
+    )  # fmt: skip
+    return report, result.clock
+
+
+def _json_lines(
+    store: Store, src: Source, table: str, service: str | None, fields: Mapping[Field, str]
+) -> LogsResult:
+    return read_json_lines(
+        store,
+        f"(SELECT n, line, line AS raw FROM {table})",
+        parse_json_objects(src.head_lines()),
+        source=src.name,
+        day=src.day,
+        default_service=service,
+        mapping=fields,
+    )
+
+
+def _logfmt(
+    store: Store, src: Source, table: str, service: str | None, fields: Mapping[Field, str]
+) -> LogsResult:
+    return read_json_lines(
+        store,
+        f"(SELECT n, {logfmt_json_sql('line')} AS line, line AS raw FROM {table})",
+        [parse_logfmt(line) for line in src.head_lines()],
+        source=src.name,
+        day=src.day,
+        default_service=service,
+        mapping=fields,
+    )
+
+
+def _text(
+    store: Store, src: Source, table: str, service: str | None, fields: Mapping[Field, str]
+) -> LogsResult:
+    staged = staged_select(
+        f"{table} WHERE line IS NOT NULL AND trim(line) <> ''",
+        n="n",
+        message="line",
+        raw="line",
+    )
+    return finish_logs(
+        store,
+        staged,
+        source=src.name,
+        ts_form=None,
+        day=src.day,
+        default_service=service,
+        has_ts=False,
+        text_file=True,
+    )
+
+
+_LINE_READERS = {Format.JSONL: _json_lines, Format.LOGFMT: _logfmt, Format.TEXT: _text}

@@ -19,7 +19,7 @@ from faultwise.telemetry._logsql import LogsResult, finish_logs, quote
 from faultwise.telemetry._store import Store
 from faultwise.telemetry._timestamps import detect_form
 
-__all__ = ["JsonPlan", "json_plan", "parse_json_objects", "read_json_lines"]
+__all__ = ["JsonPlan", "json_plan", "parse_json_objects", "plan_values", "read_json_lines"]
 
 _MAX_DEPTH = 4
 _MAX_CANDIDATES = 3  # spellings coalesced per field, for files that mix shapes
@@ -111,8 +111,9 @@ def json_plan(records: list[dict[str, Any]], mapping: Mapping[Field, str]) -> Js
     return JsonPlan(chosen)
 
 
-def staged_json_sql(lines_table: str, plan: JsonPlan) -> str:
-    """The staged-columns query (see :mod:`._logsql`) for JSON lines in ``lines_table``."""
+def staged_json_sql(lines: str, plan: JsonPlan) -> str:
+    """The staged-columns query (see :mod:`._logsql`) over ``lines``, a table or subquery with
+    columns ``n``, ``line`` (a JSON object text) and ``raw`` (the line as written)."""
     listing, ex = plan.extract_sql("line")
 
     def col(field: Field) -> str:
@@ -125,41 +126,41 @@ def staged_json_sql(lines_table: str, plan: JsonPlan) -> str:
         f"{col(Field.INSTANCE)} AS instance, {col(Field.TRACE_ID)} AS trace_id, "
         f"{col(Field.SPAN_ID)} AS span_id, {col(Field.REQUEST_ID)} AS request_id, "
         f"{col(Field.THREAD)} AS thread, CASE WHEN ok THEN line END AS attrs, "
-        "CASE WHEN NOT ok THEN 'not a JSON object' END AS reject, line AS raw "
-        f"FROM (SELECT n, line, ok, CASE WHEN ok THEN {listing} END AS j FROM "
-        f"(SELECT n, line, coalesce(json_valid(line) AND starts_with(ltrim(line), '{{'), false) "
-        f"AS ok FROM {lines_table} WHERE line IS NOT NULL AND trim(line) <> ''))"
+        "CASE WHEN NOT ok THEN 'not a JSON object' END AS reject, raw "
+        f"FROM (SELECT n, line, raw, ok, CASE WHEN ok THEN {listing} END AS j FROM "
+        f"(SELECT n, line, raw, coalesce(json_valid(line) AND starts_with(ltrim(line), '{{'), "
+        f"false) AS ok FROM {lines} WHERE line IS NOT NULL AND trim(line) <> ''))"
     )
 
 
 def read_json_lines(
     store: Store,
-    lines_table: str,
-    sample: list[str],
+    lines: str,
+    records: list[dict[str, Any]],
     *,
     source: str,
-    year: int,
+    day: str,
     default_service: str | None,
     mapping: Mapping[Field, str],
 ) -> LogsResult:
-    """Read staged JSON lines into ``logs``."""
-    records = parse_json_objects(sample)
+    """Read staged JSON lines (see :func:`staged_json_sql`) into ``logs``; ``records`` is a
+    parsed sample that decides the field mapping."""
     plan = json_plan(records, mapping)
-    ts_values = list(_sample_values(records, plan, Field.TS))
     return finish_logs(
         store,
-        staged_json_sql(lines_table, plan),
+        staged_json_sql(lines, plan),
         source=source,
-        ts_form=detect_form(ts_values),
-        year=year,
+        ts_form=detect_form(plan_values(records, plan, Field.TS)),
+        day=day,
         default_service=default_service,
+        has_ts=Field.TS in plan.paths,
     )
 
 
-def _sample_values(records: list[dict[str, Any]], plan: JsonPlan, field: Field) -> list[str]:
+def plan_values(records: list[dict[str, Any]], plan: JsonPlan, field: Field) -> list[str]:
     paths = plan.paths.get(field, [])
     values = []
-    for record in records[:200]:
+    for record in records:
         for path in paths:
             value: Any = record
             for key in _split_path(path):

@@ -1,29 +1,41 @@
-"""The shared last step of every bulk log reader: normalise staged columns, insert, count rejects.
+"""The shared last step of every bulk log reader: unwrap, normalise, insert, count rejects.
 
-A reader builds one SQL query over its staged lines that yields VARCHAR columns named after
-:data:`STAGED` (``n`` is the line number; ``reject`` a reason when the reader already knows
-the line is bad). This module turns them into ``logs`` rows: timestamps to UTC ns, level words
-and numbers to :class:`Severity`, service from the field, else the pod name without its
-Kubernetes suffixes, else the file name. Lines without a readable timestamp are rejects.
+A reader builds one SQL query over its staged lines that yields the VARCHAR columns named in
+:data:`STAGED` (``n`` is the line number; ``reject`` a reason when the reader already knows the
+line is bad; ``raw`` the line, shown for rejects). This module then
+
+1. unwraps what sits inside the message, up to two layers: a JSON object (Docker's json-file
+   ``{"log": ..}`` in a CSV column, a JSON log line behind a CRI prefix) fills the fields the
+   outer record lacks; a text header (a Java, Python, Go ... layout, see :mod:`._text`) gives
+   the level, thread and the bare message, and its own timestamp, which is compared with the
+   record's to find clocks written in local time or skewed;
+2. normalises: timestamps to UTC ns, level words and numbers to :class:`Severity`, service
+   from the field, else the pod name without its Kubernetes suffixes, else the file name;
+3. inserts into ``logs``. A line without a readable timestamp is a reject when its file has
+   timestamps; a file with none at all (plain messages) is kept with NULL times.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from faultwise.telemetry._fields import SEVERITY_WORDS
-from faultwise.telemetry._model import Reject, Severity
+from faultwise.telemetry._fields import SEVERITY_WORDS, Field
+from faultwise.telemetry._model import ClockFinding, ClockIssue, Reject, Severity
 from faultwise.telemetry._services import POD_SUFFIX_SQL
 from faultwise.telemetry._source import KEEP_REJECTS
 from faultwise.telemetry._store import Store
+from faultwise.telemetry._text import HeaderMatch, detect_header
 from faultwise.telemetry._timestamps import TsForm, ts_sql
 
-__all__ = ["STAGED", "LogsResult", "finish_logs", "quote", "severity_sql"]
+__all__ = ["STAGED", "LogsResult", "finish_logs", "quote", "severity_sql", "staged_select"]
 
 STAGED = (
     "n", "raw_ts", "message", "sev_text", "sev_num", "service", "pod", "instance",
     "trace_id", "span_id", "request_id", "thread", "attrs", "reject", "raw",
 )  # fmt: skip
+_STAGED_LIST = ", ".join(STAGED)
+_DAY_NS = 86_400 * 10**9
+_QUARTER_HOUR_NS = 900 * 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +43,14 @@ class LogsResult:
     inserted: int
     rejected: int
     rejects: tuple[Reject, ...]
+    clock: tuple[ClockFinding, ...] = field(default=())
+    layers: tuple[str, ...] = field(default=())  # what was unwrapped: "json", "logback" ...
+
+
+def staged_select(source: str, **exprs: str) -> str:
+    """``SELECT <every staged column> FROM source``: the given expressions, NULL for the rest."""
+    cols = ", ".join(f"{exprs.get(c, 'CAST(NULL AS VARCHAR)')} AS {c}" for c in STAGED)
+    return f"SELECT {cols} FROM {source}"
 
 
 def quote(text: str) -> str:
@@ -39,7 +59,7 @@ def quote(text: str) -> str:
 
 
 def severity_sql(text: str, number: str) -> str:
-    """Severity from a level word or number (``text``) or an OTel/levelno number (``number``)."""
+    """Severity from a level word or number (``text``) or an OTel SeverityNumber (``number``)."""
     words: dict[Severity, list[str]] = {}
     for word, sev in SEVERITY_WORDS.items():
         words.setdefault(sev, []).append(quote(word))
@@ -47,14 +67,157 @@ def severity_sql(text: str, number: str) -> str:
     word_case = " ".join(
         f"WHEN {level} IN ({', '.join(ws)}) THEN {int(sev)}" for sev, ws in words.items()
     )
-    # OTel SeverityNumber 1..24 in a number field; pino/bunyan 10..60 in a level field.
     num = f"TRY_CAST({number} AS INTEGER)"
     txt_num = f"TRY_CAST({text} AS INTEGER)"
+    # OTel SeverityNumber 1..24 in a number field; pino/bunyan 10..60 in a level field.
     return (
         f"CASE WHEN {num} BETWEEN 1 AND 24 THEN (({num} - 1) // 4) * 4 + 1 "
         f"WHEN {txt_num} IS NOT NULL THEN least(21, greatest(1, ({txt_num} // 10 - 1) * 4 + 1)) "
         f"ELSE CASE {word_case} ELSE 0 END END"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    sql: str
+    sample: list[str]
+    name: str
+    inner_form: TsForm | None = None  # a timestamp found inside the message, in this form
+    ts_form: TsForm | None = None  # the record's own timestamps came from this layer
+
+
+def _sample_messages(store: Store, sql: str) -> list[str]:
+    rows = store.query(f"SELECT message FROM ({sql}) WHERE message IS NOT NULL LIMIT 300")
+    return [str(r[0]) for r in rows]
+
+
+def _unwrap_json(sql: str, sample: list[str]) -> _Layer | None:
+    from faultwise.telemetry._jsonl import json_plan, parse_json_objects, plan_values
+
+    records = parse_json_objects(sample)
+    if not records or len(records) < 0.5 * len(sample):
+        return None
+    plan = json_plan(records, {})
+    if Field.MESSAGE not in plan.paths:
+        return None
+    listing, ex = plan.extract_sql("message")
+    fill = {
+        "raw_ts": Field.TS, "sev_text": Field.SEVERITY, "sev_num": Field.SEVERITY_NUMBER,
+        "service": Field.SERVICE, "pod": Field.POD, "instance": Field.INSTANCE,
+        "trace_id": Field.TRACE_ID, "span_id": Field.SPAN_ID, "request_id": Field.REQUEST_ID,
+        "thread": Field.THREAD,
+    }  # fmt: skip
+    cols = []
+    for name in STAGED:
+        if name == "message":
+            unwrapped = f"rtrim({ex[Field.MESSAGE]}, chr(10) || chr(13))"
+            cols.append(f"coalesce({unwrapped}, message) AS message")
+        elif name in fill and fill[name] in ex:
+            cols.append(f"coalesce(nullif({name}, ''), {ex[fill[name]]}) AS {name}")
+        else:
+            cols.append(name)
+    inner = (
+        f"SELECT *, CASE WHEN starts_with(ltrim(message), '{{') THEN TRY({listing}) END AS j "
+        f"FROM ({sql})"
+    )
+    unwrapped = [str(v).rstrip("\r\n") for v in plan_values(records, plan, Field.MESSAGE)]
+    return _Layer(f"SELECT {', '.join(cols)}, inner_ts FROM ({inner})", unwrapped, "json")
+
+
+def _severity_words_sql(h: str, header: HeaderMatch) -> str:
+    groups = header.header.groups
+    if "level" in groups:
+        return f"nullif({h}.level, '')"
+    if "pri" in groups:  # RFC 5424 severity = PRI mod 8
+        p = f"TRY_CAST({h}.pri AS INTEGER) % 8"
+        return (
+            f"CASE WHEN {p} <= 2 THEN 'FATAL' WHEN {p} = 3 THEN 'ERROR' WHEN {p} = 4 THEN 'WARN' "
+            f"WHEN {p} <= 6 THEN 'INFO' WHEN {p} = 7 THEN 'DEBUG' END"
+        )
+    if "status" in groups:  # an access log: 5xx is an error, 4xx a warning
+        s = f"TRY_CAST({h}.status AS INTEGER)"
+        return f"CASE WHEN {s} >= 500 THEN 'ERROR' WHEN {s} >= 400 THEN 'WARN' ELSE 'INFO' END"
+    return "NULL"
+
+
+def _unwrap_header(sql: str, sample: list[str], *, has_ts: bool, merge: bool,
+                   min_share: float) -> _Layer | None:  # fmt: skip
+    found = detect_header(sample, min_share=min_share)
+    if found is None:
+        return None
+    header = found.header
+    names = ", ".join(quote(g) for g in header.groups)
+    key = "ts" if "ts" in header.groups else header.groups[0]
+    message = "msg_joined" if merge else "h.msg"
+    if "request" in header.groups:
+        message = f"concat_ws(' ', h.request, h.status, {message})"
+    head_ts = "nullif(h.ts, '')" if "ts" in header.groups else "NULL"
+    grp = header.groups
+    cols = {
+        "raw_ts": "raw_ts" if has_ts else f"coalesce(raw_ts, {head_ts})",
+        "message": f"CASE WHEN ok THEN {message} ELSE message END",
+        "sev_text": f"coalesce(sev_text, {_severity_words_sql('h', found)})",
+        "service": "coalesce(service, nullif(h.app, ''))" if "app" in grp else "service",
+        "instance": "coalesce(instance, nullif(h.host, ''))" if "host" in grp else "instance",
+        "thread": "coalesce(thread, nullif(h.thread, ''))" if "thread" in grp else "thread",
+    }
+    select = ", ".join(f"{cols[c]} AS {c}" if c in cols else c for c in STAGED)
+    inner_ts = f"coalesce(inner_ts, {head_ts})" if has_ts else "inner_ts"
+    parsed = (
+        f"SELECT *, h.{key} <> '' AS ok FROM (SELECT *, "
+        f"regexp_extract(message, {quote(header.positional)}, [{names}]) AS h FROM ({sql}))"
+    )
+    if merge:  # continuation lines (stack traces) join the record their header started
+        parsed = _merged(parsed)
+    out = f"SELECT {select}, {inner_ts} AS inner_ts FROM ({parsed})"
+    unwrapped = []
+    for line in sample:
+        m = header.regex.match(line)
+        unwrapped.append(m.group("msg") if m else line)
+    return _Layer(
+        out,
+        unwrapped,
+        header.name,
+        inner_form=found.ts_form if has_ts else None,
+        ts_form=None if has_ts else found.ts_form,
+    )
+
+
+def _merged(parsed: str) -> str:
+    """Group each header line with the lines after it that match no header (stack traces)."""
+    firsts = ", ".join(
+        f"arg_min({c}, n) AS {c}" for c in (*STAGED[1:], "inner_ts") if c not in ("message", "raw")
+    )
+    return (
+        "SELECT min(n) AS n, arg_min(h, n) AS h, bool_or(ok) AS ok, "
+        "string_agg(CASE WHEN ok THEN h.msg ELSE message END, chr(10) ORDER BY n) AS msg_joined, "
+        f"arg_min(message, n) AS message, arg_min(raw, n) AS raw, {firsts} "
+        "FROM (SELECT *, CASE WHEN rec = 0 THEN -n ELSE rec END AS grp FROM (SELECT *, "
+        "sum(CASE WHEN ok THEN 1 ELSE 0 END) OVER (ORDER BY n ROWS UNBOUNDED PRECEDING) AS rec "
+        f"FROM ({parsed}))) GROUP BY grp"
+    )
+
+
+def _layers(store: Store, sql: str, *, has_ts: bool, text_file: bool) -> list[_Layer]:
+    layers: list[_Layer] = []
+    sample = _sample_messages(store, sql)
+    current = f"SELECT {_STAGED_LIST}, CAST(NULL AS VARCHAR) AS inner_ts FROM ({sql})"
+    for depth in range(2):
+        layer = _unwrap_json(current, sample)
+        if layer is None:
+            first_text = text_file and depth == 0
+            layer = _unwrap_header(
+                current,
+                sample,
+                has_ts=has_ts or any(x.ts_form for x in layers),
+                merge=first_text,
+                min_share=0.2 if first_text else 0.5,
+            )
+        if layer is None:
+            break
+        layers.append(layer)
+        current, sample = layer.sql, layer.sample
+    return layers or [_Layer(current, sample, "")]
 
 
 def finish_logs(
@@ -63,11 +226,18 @@ def finish_logs(
     *,
     source: str,
     ts_form: TsForm | None,
-    year: int,
+    day: str,
     default_service: str | None,
+    has_ts: bool = True,
+    text_file: bool = False,
 ) -> LogsResult:
     """Insert the rows of ``staged_sql`` into ``logs``; return counts and the first rejects."""
-    ts = ts_sql("raw_ts", ts_form, year=year)
+    layers = _layers(store, staged_sql, has_ts=has_ts, text_file=text_file)
+    found_form = next((x.ts_form for x in layers if x.ts_form), None)
+    timed = has_ts or found_form is not None
+    ts = ts_sql("raw_ts", ts_form if has_ts else found_form, day=day)
+    inner_form = next((x.inner_form for x in layers if x.inner_form), None)
+    inner = ts_sql("inner_ts", inner_form, day=day) if inner_form else "NULL"
     service = (
         "coalesce(nullif(trim(service), ''), "
         f"nullif(regexp_replace(pod, '{POD_SUFFIX_SQL}', ''), ''), "
@@ -80,23 +250,76 @@ def finish_logs(
         f"{service} AS service, coalesce(pod, instance) AS instance, "
         f"CAST({severity_sql('sev_text', 'sev_num')} AS TINYINT) AS severity, message, "
         "lower(trim(trace_id)) AS trace_id, lower(trim(span_id)) AS span_id, request_id, "
-        "thread, attrs, reject, raw "
-        f"FROM ({staged_sql})"
+        f"thread, attrs, reject, raw, {inner} AS inner_ns "
+        f"FROM ({layers[-1].sql})"
     )
+    ok = "reject IS NULL AND ts_ns IS NOT NULL" if timed else "reject IS NULL"
     con.execute(
         "INSERT INTO logs SELECT ts_ns, service, instance, severity, message, NULL, "
         "nullif(trace_id, ''), nullif(span_id, ''), request_id, thread, attrs, ?, n "
-        "FROM _staged WHERE reject IS NULL AND ts_ns IS NOT NULL ORDER BY n",
+        f"FROM _staged WHERE {ok} ORDER BY n",
         [source],
     )
     inserted, rejected = con.execute(
-        "SELECT count(*) FILTER (WHERE reject IS NULL AND ts_ns IS NOT NULL), "
-        "count(*) FILTER (WHERE reject IS NOT NULL OR ts_ns IS NULL) FROM _staged"
+        f"SELECT count(*) FILTER (WHERE {ok}), count(*) FILTER (WHERE NOT ({ok})) FROM _staged"
     ).fetchone() or (0, 0)
     rows = con.execute(
-        "SELECT n, coalesce(reject, 'no readable timestamp'), left(raw, 200) FROM _staged "
-        f"WHERE reject IS NOT NULL OR ts_ns IS NULL ORDER BY n LIMIT {KEEP_REJECTS}"
+        "SELECT n, coalesce(reject, 'no readable timestamp'), left(coalesce(raw, message), 200) "
+        f"FROM _staged WHERE NOT ({ok}) ORDER BY n LIMIT {KEEP_REJECTS}"
     ).fetchall()
+    clock = _clock_offset(store, source, inner_form) if inner_form else ()
     con.execute("DROP TABLE _staged")
     rejects = tuple(Reject(source, int(n), reason, text or "") for n, reason, text in rows)
-    return LogsResult(int(inserted), int(rejected), rejects)
+    names = tuple(x.name for x in layers if x.name)
+    return LogsResult(int(inserted), int(rejected), rejects, clock, names)
+
+
+def _clock_offset(store: Store, source: str, form: TsForm) -> tuple[ClockFinding, ...]:
+    """Compare the time written in the message text with the record's own timestamp."""
+    diff = "inner_ns - ts_ns"
+    if form is TsForm.TIME:  # a time of day only: the offset modulo one day, in (-12 h, 12 h]
+        diff = f"((({diff}) % {_DAY_NS}) + {_DAY_NS} + {_DAY_NS // 2}) % {_DAY_NS} - {_DAY_NS // 2}"
+    row = store.query(
+        f"SELECT median({diff})::BIGINT, count(*) FROM _staged "
+        "WHERE inner_ns IS NOT NULL AND ts_ns IS NOT NULL"
+    )
+    if not row or row[0][0] is None:
+        return ()
+    offset, n = int(row[0][0]), int(row[0][1])
+    return _finding(f"{source} (times inside the messages)", offset, n, "the record timestamps")
+
+
+def _finding(source: str, offset: int, n: int, reference: str) -> tuple[ClockFinding, ...]:
+    rounded = round(offset / _QUARTER_HOUR_NS) * _QUARTER_HOUR_NS
+    if abs(rounded) >= 2 * _QUARTER_HOUR_NS and abs(offset - rounded) < 120 * 10**9:
+        hours, rest = divmod(abs(rounded) // 10**9 // 60, 60)
+        zone = f"UTC{'+' if rounded > 0 else '-'}{hours:02d}:{rest:02d}"
+        return (
+            ClockFinding(
+                source,
+                ClockIssue.TIMEZONE,
+                offset,
+                f"{n} times are {_human(offset)} {'ahead of' if offset > 0 else 'behind'} "
+                f"{reference}: local time ({zone}) written without a zone",
+            ),
+        )
+    if abs(offset) >= 10**9:
+        return (
+            ClockFinding(
+                source,
+                ClockIssue.SKEW,
+                offset,
+                f"{n} times are {_human(offset)} {'ahead of' if offset > 0 else 'behind'} "
+                f"{reference}",
+            ),
+        )
+    return ()
+
+
+def _human(ns: int) -> str:
+    seconds = abs(ns) / 1e9
+    if seconds >= 3600:
+        return f"{seconds / 3600:.2f} h".replace(".00 h", " h")
+    if seconds >= 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.1f} s"

@@ -328,6 +328,7 @@ class SourceReport:
     rows: dict[Table, int] = field(default_factory=dict)
     rejected: int = 0
     rejects: tuple[Reject, ...] = ()  # the first few
+    layout: str = ""  # what was found inside the records: "json > timestamp-level"
 
 
 @dataclass(frozen=True, slots=True)

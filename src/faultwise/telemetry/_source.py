@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -53,7 +54,7 @@ class Source:
     compression: str  # "none", "gzip" or "zstd"
     head: bytes  # the first HEAD_BYTES of the decompressed content
     head_complete: bool  # the whole content fits in head
-    year: int  # for timestamps without a year (RFC 3164 syslog)
+    day: str  # YYYY-MM-DD of the file's mtime: completes times without a year or date
 
     @property
     def head_text(self) -> str:
@@ -122,14 +123,8 @@ def _read_head(path: Path, compression: str) -> tuple[bytes, bool]:
 def _source(path: Path, name: str) -> Source:
     compression = _compression(path)
     head, complete = _read_head(path, compression)
-    year = _mtime_year(path)
-    return Source(path, name, compression, head, complete, year)
-
-
-def _mtime_year(path: Path) -> int:
-    import time
-
-    return time.gmtime(path.stat().st_mtime).tm_year
+    day = time.strftime("%Y-%m-%d", time.gmtime(path.stat().st_mtime))
+    return Source(path, name, compression, head, complete, day)
 
 
 def iter_sources(paths: list[str], *, spool_dir: Path) -> Iterator[Source]:

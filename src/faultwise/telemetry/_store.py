@@ -53,6 +53,7 @@ _BOOKKEEPING = {
         ("changes", "BIGINT"),
         ("configs", "BIGINT"),
         ("rejected", "BIGINT"),
+        ("layout", "VARCHAR"),
     ),
     "rejects": (
         ("source_file", "VARCHAR"),
@@ -180,8 +181,8 @@ class Store:
             for s in summary.sources:
                 counts = [s.rows.get(t, 0) for t in Table]
                 self._con.execute(
-                    "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [s.source_file, s.format.value, s.service, *counts, s.rejected],
+                    "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [s.source_file, s.format.value, s.service, *counts, s.rejected, s.layout],
                 )
                 if s.rejects:
                     self._con.executemany(
@@ -203,11 +204,10 @@ class Store:
         ):
             rejects.setdefault(f, []).append(Reject(f, line, reason, text))
         sources = []
-        for f, fmt, service, *counts, rejected in self.query("SELECT * FROM sources"):
+        for f, fmt, service, *counts, rejected, layout in self.query("SELECT * FROM sources"):
             rows = {t: n for t, n in zip(Table, counts, strict=True) if n}
-            sources.append(
-                SourceReport(f, Format(fmt), service, rows, rejected, tuple(rejects.get(f, ())))
-            )
+            kept = tuple(rejects.get(f, ()))
+            sources.append(SourceReport(f, Format(fmt), service, rows, rejected, kept, layout))
         clock = tuple(
             ClockFinding(src, ClockIssue(issue), offset, detail)
             for src, issue, offset, detail in self.query("SELECT * FROM clock_findings")

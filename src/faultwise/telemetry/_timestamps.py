@@ -24,6 +24,9 @@ _ISO = re.compile(
 _GO = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?) ([+-]\d{4}) [A-Z]{1,5}( m=.*)?$")
 _CLF = re.compile(r"^\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}$")
 _SYSLOG = re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}(\.\d+)?$")
+_SLASH = re.compile(r"^\d{4}/\d{2}/\d{2}[ T]\d{2}:\d{2}:\d{2}([.,]\d+)?$")
+_KLOG = re.compile(r"^\d{4} \d{2}:\d{2}:\d{2}\.\d+$")
+_TIME = re.compile(r"^\d{2}:\d{2}:\d{2}([.,]\d+)?$")
 _NS_DIGITS = re.compile(r"[.,]\d{6}(\d{1,3})")
 
 
@@ -33,6 +36,9 @@ class TsForm(StrEnum):
     GO = "go"
     CLF = "clf"
     SYSLOG = "syslog"
+    SLASH = "slash"  # Go's log package: 2023/01/29 08:42:22
+    KLOG = "klog"  # glog/klog: 0129 08:42:22.123456 (no year)
+    TIME = "time"  # a time of day only: 16:42:22.382 (no date)
 
 
 _PATTERNS = (
@@ -41,6 +47,9 @@ _PATTERNS = (
     (TsForm.GO, _GO),
     (TsForm.CLF, _CLF),
     (TsForm.SYSLOG, _SYSLOG),
+    (TsForm.SLASH, _SLASH),
+    (TsForm.KLOG, _KLOG),
+    (TsForm.TIME, _TIME),
 )
 
 
@@ -74,13 +83,15 @@ def _iso_sql(x: str) -> str:
     )
 
 
-def ts_sql(x: str, form: TsForm | None, *, year: int, unit_ns: int | None = None) -> str:
+def ts_sql(x: str, form: TsForm | None, *, day: str, unit_ns: int | None = None) -> str:
     """A DuckDB expression turning the VARCHAR expression ``x`` into UTC ns (NULL if unreadable).
 
     Numbers are always read as epoch times (in ``unit_ns`` when the column says its unit,
     else by magnitude); text in ``form``, falling back to ISO 8601. The session's TimeZone
-    must be UTC (the store sets it), so zone-less times are UTC.
+    must be UTC (the store sets it), so zone-less times are UTC. ``day`` (``YYYY-MM-DD``)
+    completes forms without a year or a date.
     """
+    year = day[:4]
     if unit_ns is not None:
         epoch = f"CAST(round(TRY_CAST({x} AS DOUBLE) * {unit_ns}) AS BIGINT)"
         if unit_ns == 1:
@@ -95,12 +106,18 @@ def ts_sql(x: str, form: TsForm | None, *, year: int, unit_ns: int | None = None
     elif form is TsForm.SYSLOG:
         with_year = f"'{year} ' || regexp_replace({x}, '\\.\\d+$', '')"
         text = f"epoch_ns(try_strptime({with_year}, '%Y %b %d %H:%M:%S'))"
+    elif form is TsForm.SLASH:
+        text = _iso_sql(f"replace({x}, '/', '-')")
+    elif form is TsForm.KLOG:
+        text = f"epoch_ns(try_strptime('{year}' || {x}, '%Y%m%d %H:%M:%S.%f'))"
+    elif form is TsForm.TIME:
+        text = _iso_sql(f"'{day} ' || {x}")
     else:
         text = _iso_sql(x)
     return f"(CASE WHEN {numeric} THEN {epoch} ELSE {text} END)"
 
 
-def parse_timestamp(value: object, *, year: int | None = None) -> int | None:
+def parse_timestamp(value: object, *, day: str | None = None) -> int | None:
     """One timestamp (number or text) to UTC ns, or None.
 
     >>> parse_timestamp("2023-01-29T08:42:22.383150913Z")
@@ -113,6 +130,13 @@ def parse_timestamp(value: object, *, year: int | None = None) -> int | None:
     text = str(value).strip()
     if _NUMERIC.match(text):
         return int(text) if abs(float(text)) >= 1e17 else _epoch_ns(float(text))
+    day = day or datetime.now(UTC).strftime("%Y-%m-%d")
+    if _SLASH.match(text):
+        text = text.replace("/", "-")
+    elif _TIME.match(text):
+        text = f"{day} {text}"
+    elif _KLOG.match(text):
+        text = f"{day[:4]}-{text[:2]}-{text[2:4]} {text[5:]}"
     go = _GO.match(text)
     if go:
         text = f"{go.group(1)}{go.group(3)}"
@@ -121,7 +145,7 @@ def parse_timestamp(value: object, *, year: int | None = None) -> int | None:
             dt = datetime.strptime(text, "%d/%b/%Y:%H:%M:%S %z")
         elif _SYSLOG.match(text):
             base = re.sub(r"\.\d+$", "", text)
-            dt = datetime.strptime(f"{year or datetime.now(UTC).year} {base}", "%Y %b %d %H:%M:%S")
+            dt = datetime.strptime(f"{day[:4]} {base}", "%Y %b %d %H:%M:%S")
         else:
             dt = datetime.fromisoformat(text.replace(",", "."))
     except ValueError:

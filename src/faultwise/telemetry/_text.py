@@ -1,0 +1,155 @@
+"""Plain-text log headers: which layout a file (or a message inside a record) is written in.
+
+Each :class:`Header` is one regular expression with named groups (``ts``, ``level``, ``msg``,
+``thread``, ``logger``, ``app``, ``host``, ``pid``, ``pri``, ``status``, ``request``) written
+in the subset Python's ``re`` and RE2 (DuckDB) share, so the same pattern picks the layout
+from a sample in Python and parses every line in DuckDB. :func:`detect_header` tries them all
+on sample lines and keeps the one that matches most (earlier, more specific layouts win ties).
+
+Layouts: the Kubernetes container-runtime (CRI) prefix, RFC 5424 and RFC 3164 syslog,
+nginx/Apache combined and common log format, Spring Boot, logback, log4j (and Hadoop), Python's
+logging cookbook format and its basicConfig default, glog/klog, zap's console encoder, Go's log
+package, and two general ones: a timestamp then a level, and a timestamp alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from faultwise.telemetry._timestamps import TsForm, detect_form
+
+__all__ = ["HEADERS", "Header", "HeaderMatch", "detect_header"]
+
+_ISO = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
+_SLASH = r"\d{4}/\d{2}/\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
+_SYSLOG_TS = r"[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}"
+_TIME = r"\d{2}:\d{2}:\d{2}[.,]\d{3,9}"
+_LEVEL = (
+    r"(?i:trace|debug|info|notice|warn|warning|error|err|critical|crit|fatal|severe|panic"
+    r"|alert|emerg|dbg|inf|wrn|erro?|ftl|eror)"
+)
+
+
+@dataclass(frozen=True)
+class Header:
+    """A log line layout: a name and a pattern with named groups."""
+
+    name: str
+    pattern: str
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        return re.compile(self.pattern)
+
+    @cached_property
+    def groups(self) -> tuple[str, ...]:
+        """Group names in order: the names of DuckDB's positional ``regexp_extract`` struct."""
+        return tuple(re.findall(r"\(\?P<(\w+)>", self.pattern))
+
+    @cached_property
+    def positional(self) -> str:
+        """The pattern with its named groups made positional, for RE2."""
+        return re.sub(r"\(\?P<\w+>", "(", self.pattern)
+
+
+HEADERS: tuple[Header, ...] = (
+    Header(
+        "cri",
+        r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})) "
+        r"(?:stdout|stderr) [FP] (?P<msg>.*)$",
+    ),
+    Header(
+        "syslog-rfc5424",
+        r"^<(?P<pri>\d{1,3})>1 (?P<ts>\S+) (?P<host>\S+) (?P<app>\S+) (?P<pid>\S+) \S+ "
+        r"(?:-|(?:\[[^\]]*\])+) ?(?P<msg>.*)$",
+    ),
+    Header(
+        "syslog-rfc3164",
+        rf"^(?:<(?P<pri>\d{{1,3}})>)?(?P<ts>{_SYSLOG_TS}) (?P<host>\S+) "
+        r"(?P<app>[^\s:\[]+)(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)$",
+    ),
+    Header(
+        "combined",
+        r"^(?P<host>\S+) \S+ \S+ \[(?P<ts>\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] "
+        r'"(?P<request>[^"]*)" (?P<status>\d{3}) (?P<msg>.*)$',
+    ),
+    Header(
+        "spring-boot",
+        rf"^(?P<ts>{_ISO})\s+(?P<level>{_LEVEL})\s+(?P<pid>\d+)\s+---\s+"
+        r"(?:\[[^\]]*\]\s+)?\[\s*(?P<thread>[^\]]*)\]\s+(?P<logger>\S+)\s*:\s(?P<msg>.*)$",
+    ),
+    Header(
+        "logback",
+        rf"^(?P<ts>{_ISO})\s+\[(?P<thread>[^\]]+)\]\s+(?P<level>{_LEVEL})\s+"
+        r"(?P<logger>\S+)\s+-\s(?P<msg>.*)$",
+    ),
+    Header(
+        "log4j",
+        rf"^(?P<ts>{_ISO})\s+(?P<level>{_LEVEL})\s+\[(?P<thread>[^\]]+)\]\s+"
+        r"(?P<logger>[^\s:]+):?\s(?P<msg>.*)$",
+    ),
+    Header(
+        "python",
+        rf"^(?P<ts>{_ISO})\s+-\s+(?P<logger>\S+)\s+-\s+(?P<level>{_LEVEL})\s+-\s(?P<msg>.*)$",
+    ),
+    Header(
+        "python-basic",
+        r"^(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):(?P<logger>[^:\s]*):(?P<msg>.*)$",
+    ),
+    Header(
+        "klog",
+        r"^(?P<level>[IWEF])(?P<ts>\d{4} \d{2}:\d{2}:\d{2}\.\d{6})\s+(?P<thread>\d+) "
+        r"(?P<logger>[^\]\s]+)\] (?P<msg>.*)$",
+    ),
+    Header(
+        "zap",
+        rf"^(?P<ts>{_ISO})\t(?P<level>{_LEVEL})\t(?:(?P<logger>[^\t]*)\t)?(?P<msg>.*)$",
+    ),
+    Header(
+        "go-log",
+        rf"^(?P<ts>{_SLASH}) (?P<msg>.*)$",
+    ),
+    Header(
+        "timestamp-level",
+        rf"^\[?(?P<ts>{_ISO}|{_SLASH}|{_SYSLOG_TS}|{_TIME})\]?\s*[-|:]?\s*\[?"
+        rf"(?P<level>{_LEVEL})\]?\s*[-|:]?\s*(?P<msg>.*)$",
+    ),
+    Header(
+        "timestamp",
+        rf"^\[?(?P<ts>{_ISO}|{_SLASH}|{_SYSLOG_TS})\]?\s*[-|:]?\s*(?P<msg>.*)$",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderMatch:
+    """The layout found in a sample, how much of it matched, and its timestamp form."""
+
+    header: Header
+    matched: int
+    total: int
+    ts_form: TsForm | None
+
+    @property
+    def share(self) -> float:
+        return self.matched / self.total if self.total else 0.0
+
+
+def detect_header(lines: Sequence[str], *, min_share: float = 0.2) -> HeaderMatch | None:
+    """The layout most ``lines`` are written in, or None when none matches ``min_share``."""
+    sample = [line for line in lines if line.strip()][:500]
+    if not sample:
+        return None
+    best: tuple[Header, list[re.Match[str]]] | None = None
+    for header in HEADERS:
+        matches = [m for m in map(header.regex.match, sample) if m]
+        if matches and (best is None or len(matches) > len(best[1])):
+            best = (header, matches)
+    if best is None or len(best[1]) < min_share * len(sample):
+        return None
+    header, matches = best
+    form = detect_form(m.group("ts") for m in matches) if "ts" in header.groups else None
+    return HeaderMatch(header, len(matches), len(sample), form)
