@@ -98,6 +98,7 @@ class KeyDrift:
     groups: tuple[tuple[str, ...], ...] = ()  # environments with equal values, reference first
     deltas: tuple[NumericDelta, ...] = ()
     types: tuple[tuple[str, ValueType], ...] = ()  # set only when typed values disagree
+    switches: tuple[tuple[str, bool], ...] = ()  # (environment, on) where a flag flips
     reasons: tuple[str, ...] = ()  # why an expected difference is expected
 
     @property
@@ -115,6 +116,7 @@ class KeyDrift:
             else:
                 notes.append(f"missing in {', '.join(self.missing)}")
         notes.extend(delta.describe() for delta in self.deltas)
+        notes.extend(f"{'on' if on else 'off'} in {env}" for env, on in self.switches)
         if self.types:
             notes.append("type: " + ", ".join(f"{t.value} in {e}" for e, t in self.types))
         if self.secrecy is not Secrecy.NONE and self.status is not Status.SAME:
@@ -262,6 +264,7 @@ def _key_drift(
         groups=tuple(tuple(names[i] for i in g) for g in groups),
         deltas=_deltas(key, names, values, groups),
         types=_types(names, values),
+        switches=_switches(names, values, groups),
         reasons=tuple(sorted({r.describe(key) for r in covering})) if expected else (),
     )
 
@@ -302,6 +305,28 @@ def _number(value: Observed, key_words: tuple[str, ...]) -> Quantity | None:
         return None
     found = quantity(value.text, key_words)
     return found if found is not None and math.isfinite(found.value) else None
+
+
+_BOOLEANS = {
+    **dict.fromkeys(("true", "on", "yes", "1", "enabled", "enable", "y"), True),
+    **dict.fromkeys(("false", "off", "no", "0", "disabled", "disable", "n"), False),
+}
+
+
+def _switches(
+    names: tuple[str, ...], values: list[Observed | None], groups: list[list[int]]
+) -> tuple[tuple[str, bool], ...]:
+    """Environments where a boolean flag is the opposite of the reference value."""
+    flags = [_BOOLEANS.get(v.text.strip().lower()) if v and not v.digest else None for v in values]
+    present = [f for f, v in zip(flags, values, strict=True) if v is not None]
+    if len(groups) < 2 or None in present or len(set(present)) < 2:
+        return ()
+    reference = flags[groups[0][0]]
+    return tuple(
+        (names[i], bool(flag))
+        for i, flag in enumerate(flags)
+        if flag is not None and flag != reference
+    )
 
 
 def _types(

@@ -61,6 +61,14 @@ class Killer(enum.StrEnum):
 
 _KILLER_WORDS: tuple[tuple[Killer, frozenset[str], tuple[tuple[str, ...], ...]], ...] = (
     (
+        Killer.TIMEOUT,
+        _set(
+            "timeout timeouts deadline ttl expiry expiration expire expires keepalive lifetime "
+            "grace"
+        ),
+        (("max", "age"), ("idle", "time"), ("period", "seconds"), ("initial", "delay")),
+    ),
+    (
         Killer.POOL,
         _set("pool pools poolsize overflow maxconn maxconns maxconnections"),
         (
@@ -72,14 +80,6 @@ _KILLER_WORDS: tuple[tuple[Killer, frozenset[str], tuple[tuple[str, ...], ...]],
             ("max", "open"),
             ("max", "clients"),
         ),
-    ),
-    (
-        Killer.TIMEOUT,
-        _set(
-            "timeout timeouts deadline ttl expiry expiration expire expires keepalive lifetime "
-            "grace"
-        ),
-        (("max", "age"), ("idle", "time"), ("period", "seconds"), ("initial", "delay")),
     ),
     (
         Killer.RETRY,

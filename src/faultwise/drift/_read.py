@@ -142,6 +142,8 @@ def detect_format(name: str, text: str) -> Format:
         return Format.HELM
     if suffix in _SUFFIXES:
         return _SUFFIXES[suffix]
+    if base == ".env" or base.startswith(".env."):
+        return Format.DOTENV
     if _is_env_name(base):
         return Format.DOTENV if looks_like_dotenv(text) else Format.ENV
     return _sniff(text)
