@@ -53,6 +53,11 @@ def _connect(listen: str) -> socket.socket:
     return socket.create_connection((host, int(port)), timeout=3)
 
 
+def _send_then_read(sock: socket.socket) -> bytes:
+    sock.sendall(b"x")
+    return sock.recv(100)
+
+
 def _roundtrip(listen: str, payload: bytes = b"ping") -> tuple[bytes, float]:
     with _connect(listen) as sock:
         started = time.monotonic()
@@ -106,9 +111,8 @@ def test_reset_peer_toxic_resets_the_connection(server: toxiproxy.Toxiproxy, ech
     proxy.add_toxic(type="reset_peer", attributes={"timeout": 100})
     with _connect(proxy.listen) as sock:
         time.sleep(0.3)
-        sock.sendall(b"x")  # may still be buffered locally: the read must see the reset
         with pytest.raises(ConnectionResetError):
-            sock.recv(100)
+            _send_then_read(sock)
 
 
 def test_limit_data_toxic_closes_after_the_byte_limit(
