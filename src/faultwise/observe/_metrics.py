@@ -1,0 +1,218 @@
+"""Metric families, named as OpenTelemetry's semantic conventions in Prometheus form.
+
+Seconds everywhere, explicit buckets (OTel's advisory HTTP and DB boundaries: the SDK's default
+buckets are shaped for milliseconds and would put every fast call in one bucket), route
+templates and never raw paths. Families are created once per registry and shared, so two
+middlewares or two pools on one registry do not collide; tests pass a fresh
+``CollectorRegistry``.
+
+Multiprocess mode (gunicorn): set ``PROMETHEUS_MULTIPROC_DIR`` before the workers start and
+prometheus_client writes every value to a per-process file; :func:`scrape_registry` then
+aggregates those files at scrape time, and :func:`mark_process_dead` (call it from gunicorn's
+``child_exit`` hook) drops a dead worker's live gauges.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = [
+    "DB_BUCKETS",
+    "HTTP_BUCKETS",
+    "DbClientMetrics",
+    "HttpClientMetrics",
+    "HttpServerMetrics",
+    "PoolMetrics",
+    "mark_process_dead",
+    "metric_set",
+    "normalize_method",
+    "scrape_registry",
+]
+
+HTTP_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+DB_BUCKETS: Final = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10)
+
+# OTel: a method outside the known set is recorded as _OTHER, so clients cannot mint labels.
+_KNOWN_METHODS: Final = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY")
+)
+
+
+def normalize_method(method: str) -> str:
+    return method if method in _KNOWN_METHODS else "_OTHER"
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def scrape_registry(registry: CollectorRegistry | None = None) -> CollectorRegistry:
+    """The registry to expose: ``registry``, or in multiprocess mode one that merges workers."""
+    directory = multiprocess_dir()
+    if directory is None:
+        return registry if registry is not None else REGISTRY
+    from prometheus_client import multiprocess
+
+    merged = CollectorRegistry()
+    multiprocess.MultiProcessCollector(merged, path=directory)  # type: ignore[no-untyped-call]
+    return merged
+
+
+def mark_process_dead(pid: int) -> None:
+    """Forget a dead worker's live gauges (gunicorn: call from the ``child_exit`` hook)."""
+    if multiprocess_dir() is not None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+class HttpServerMetrics:
+    """``http.server.request.duration``, errors and in-flight requests."""
+
+    LABELS: Final = ("http_request_method", "http_route", "http_response_status_code")
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.duration = Histogram(
+            "http_server_request_duration_seconds",
+            "Duration of HTTP server requests.",
+            self.LABELS,
+            buckets=HTTP_BUCKETS,
+            registry=registry,
+        )
+        self.errors = Counter(
+            "http_server_request_errors",
+            "HTTP server requests that ended in a 5xx status or an unhandled exception.",
+            ("http_request_method", "http_route", "error_type"),
+            registry=registry,
+        )
+        self.active = Gauge(
+            "http_server_active_requests",
+            "HTTP server requests in flight.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self._children: dict[tuple[str, str, int], Any] = {}
+
+    def duration_child(self, method: str, route: str, status: int) -> Any:
+        """The histogram child for one label set, bound once and reused (3x cheaper)."""
+        key = (method, route, status)
+        child = self._children.get(key)
+        if child is None:
+            child = self.duration.labels(method, route, str(status))
+            self._children[key] = child
+        return child
+
+
+class HttpClientMetrics:
+    """``http.client.request.duration`` by method, server and outcome."""
+
+    LABELS: Final = (
+        "http_request_method",
+        "server_address",
+        "server_port",
+        "http_response_status_code",
+        "error_type",
+    )
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.duration = Histogram(
+            "http_client_request_duration_seconds",
+            "Duration of HTTP client requests.",
+            self.LABELS,
+            buckets=HTTP_BUCKETS,
+            registry=registry,
+        )
+
+
+class DbClientMetrics:
+    """``db.client.operation.duration`` by database system and operation."""
+
+    LABELS: Final = ("db_system_name", "db_operation_name", "error_type")
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.duration = Histogram(
+            "db_client_operation_duration_seconds",
+            "Duration of database client operations.",
+            self.LABELS,
+            buckets=DB_BUCKETS,
+            registry=registry,
+        )
+
+
+class PoolMetrics:
+    """OTel's ``db.client.connection.*`` pool metrics (one label set per pool).
+
+    Gauges keep one value per worker process in multiprocess mode (``liveall``): a pool
+    belongs to one process, and "used == max" is a per-pool condition.
+    """
+
+    POOL: Final = "db_client_connection_pool_name"
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        pool = (self.POOL,)
+        self.count = Gauge(
+            "db_client_connection_count",
+            "Connections in the pool, by state (idle or used).",
+            (self.POOL, "db_client_connection_state"),
+            registry=registry,
+            multiprocess_mode="liveall",
+        )
+        self.max = Gauge(
+            "db_client_connection_max",
+            "Maximum number of connections the pool allows.",
+            pool,
+            registry=registry,
+            multiprocess_mode="liveall",
+        )
+        self.pending = Gauge(
+            "db_client_connection_pending_requests",
+            "Requests waiting for a connection from the pool.",
+            pool,
+            registry=registry,
+            multiprocess_mode="liveall",
+        )
+        self.timeouts = Counter(
+            "db_client_connection_timeouts",
+            "Connection requests that timed out waiting for the pool.",
+            pool,
+            registry=registry,
+        )
+        self.wait_time = Histogram(
+            "db_client_connection_wait_time_seconds",
+            "Time spent waiting for a connection from the pool.",
+            pool,
+            buckets=DB_BUCKETS,
+            registry=registry,
+        )
+        self.use_time = Histogram(
+            "db_client_connection_use_time_seconds",
+            "Time between borrowing a connection and returning it.",
+            pool,
+            buckets=DB_BUCKETS,
+            registry=registry,
+        )
+
+
+M = TypeVar("M")
+_sets: weakref.WeakKeyDictionary[CollectorRegistry, dict[Callable[..., Any], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+_sets_lock = threading.Lock()
+
+
+def metric_set(kind: Callable[[CollectorRegistry], M], registry: CollectorRegistry | None) -> M:
+    """The one instance of a metric family set for ``registry`` (default: prometheus' global)."""
+    reg = registry if registry is not None else REGISTRY
+    with _sets_lock:
+        per_registry = _sets.setdefault(reg, {})
+        found: M | None = per_registry.get(kind)
+        if found is None:
+            found = kind(reg)
+            per_registry[kind] = found
+        return found
