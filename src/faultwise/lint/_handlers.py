@@ -1,0 +1,172 @@
+"""FW12x: exception handlers that swallow errors.
+
+A handler is fine when it re-raises, logs, uses the exception object, or exits. Broad means
+bare ``except:``, ``Exception`` or ``BaseException`` (alone or in a tuple); narrow handlers
+(``except KeyError: pass``) state an expected case and are never flagged. Two deliberate
+idioms are skipped: a ``try`` whose body only imports (optional dependencies), and
+best-effort cleanup: a ``try`` whose body only closes, cancels or removes something, or any
+handler inside ``__del__``/``__exit__``/``close()``-like methods, where a second error
+would hide the first.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterator
+
+__all__ = ["check_try", "is_logging_call", "suppresses_broad"]
+
+Report = Callable[[str, ast.AST, str], None]
+
+_BROAD = frozenset({"Exception", "BaseException"})
+_LOG_WORDS = (
+    "log",
+    "warn",
+    "print",
+    "report",
+    "error",
+    "exception",
+    "capture",
+    "critical",
+    "fatal",
+    "debug",
+    "info",
+    "notify",
+    "alert",
+    "traceback",
+    "sentry",
+    "write",
+)
+_CLEANUP = frozenset(
+    {
+        "close",
+        "aclose",
+        "release",
+        "shutdown",
+        "terminate",
+        "kill",
+        "cancel",
+        "unlink",
+        "remove",
+        "rmdir",
+        "rmtree",
+        "disconnect",
+        "stop",
+        "join",
+        "unregister",
+        "detach",
+        "cleanup",
+        "dispose",
+        "__exit__",
+        "__aexit__",
+        "wait_closed",
+        "removeHandler",
+    }
+)
+_CLEANUP_FUNCTIONS = frozenset(
+    {
+        "__del__",
+        "__exit__",
+        "__aexit__",
+        "close",
+        "aclose",
+        "cleanup",
+        "shutdown",
+        "dispose",
+        "teardown",
+        "tearDown",
+        "terminate",
+        "_cleanup",
+        "_close",
+    }
+)
+_EXITS = frozenset({"exit", "_exit", "abort", "fail", "skip", "xfail"})
+
+
+def _broad(node: ast.expr | None) -> bool:
+    if node is None:
+        return True
+    if isinstance(node, ast.Tuple):
+        return any(_broad(elt) for elt in node.elts)
+    name = node.id if isinstance(node, ast.Name) else getattr(node, "attr", None)
+    return name in _BROAD
+
+
+def _call_name(call: ast.Call) -> str:
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+def is_logging_call(call: ast.Call) -> bool:
+    name = _call_name(call).lower()
+    return any(word in name for word in _LOG_WORDS)
+
+
+def suppresses_broad(call: ast.Call, qualname: str | None) -> bool:
+    """``contextlib.suppress(Exception)``."""
+    return qualname == "contextlib.suppress" and any(_broad(a) for a in call.args)
+
+
+def _walk_local(nodes: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every node under ``nodes`` except the bodies of nested functions and classes."""
+    stack: list[ast.AST] = list(nodes)
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                stack.append(child)
+
+
+def _silent(body: list[ast.stmt]) -> bool:
+    return all(
+        isinstance(s, ast.Pass | ast.Continue)
+        or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+        for s in body
+    )
+
+
+def _handled(handler: ast.ExceptHandler) -> bool:
+    """Re-raises, logs, exits, or does something with the exception object."""
+    for node in _walk_local(handler.body):
+        if isinstance(node, ast.Raise):
+            return True
+        if isinstance(node, ast.Call) and (is_logging_call(node) or _call_name(node) in _EXITS):
+            return True
+        if handler.name and isinstance(node, ast.Name) and node.id == handler.name:
+            return True
+    return False
+
+
+def _cleanup(body: list[ast.stmt]) -> bool:
+    """Best-effort release of a resource: every statement closes, cancels or removes."""
+    for stmt in body:
+        value = stmt.value if isinstance(stmt, ast.Expr) else None
+        if isinstance(value, ast.Await):
+            value = value.value
+        if not (isinstance(value, ast.Call) and _call_name(value) in _CLEANUP):
+            return False
+    return True
+
+
+def check_try(node: ast.Try | ast.TryStar, function_name: str, report: Report) -> None:
+    if function_name in _CLEANUP_FUNCTIONS:
+        return
+    if all(isinstance(s, ast.Import | ast.ImportFrom) for s in node.body) or _cleanup(node.body):
+        return
+    for handler in node.handlers:
+        if not _broad(handler.type) or _handled(handler):
+            continue
+        if handler.type is None:
+            report("FW120", handler, "bare except: swallows every exception")
+        elif _silent(handler.body):
+            what = ast.unparse(handler.type)
+            action = (
+                "continue" if any(isinstance(s, ast.Continue) for s in handler.body) else "pass"
+            )
+            report("FW121", handler, f"except {what}: {action}")
+        else:
+            what = ast.unparse(handler.type)
+            report("FW122", handler, f"except {what} falls back without logging or re-raising")
