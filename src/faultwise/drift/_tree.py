@@ -23,7 +23,7 @@ from faultwise.drift._model import ConfigEntry, ValueType
 __all__ = ["MAX_KEYS", "Entries", "Node", "Scalar", "flatten", "join_key", "scalar_text"]
 
 Scalar = str | int | float | bool | None | bytes | dt.date | dt.time
-MAX_KEYS = 200_000  # per environment: far above any real config, well below memory trouble
+MAX_KEYS = 100_000  # per environment: far above any real config, well below memory trouble
 
 _PLAIN_SEGMENT = re.compile(r'[^.\[\]"\s]+')
 
@@ -81,15 +81,38 @@ def scalar_text(value: Scalar) -> tuple[str, ValueType]:
 
 def flatten(node: Node, prefix: str, file: str, out: Entries, *, secret: bool = False) -> None:
     """Add the leaves of ``node`` under ``prefix`` to ``out``, each with ``file:line``."""
+    if _leaf_count(node, {}) + len(out.by_key) > MAX_KEYS:  # before expanding YAML aliases
+        raise InputError(f"more than {MAX_KEYS} keys: not a configuration", source=file)
+    seen: dict[int, tuple[str, ValueType]] = {}  # YAML aliases repeat the same node
     for key, leaf in _leaves(node, prefix):
         source = f"{file}:{leaf.line}" if leaf.line is not None else file
-        if isinstance(leaf.value, dict):
-            text, kind = "{}", ValueType.MAP
-        elif isinstance(leaf.value, list):
-            text, kind = _list_text(leaf.value), ValueType.LIST
-        else:
-            text, kind = scalar_text(leaf.value)
-        out.add(ConfigEntry(key, text, kind, source, secret))
+        known = seen.get(id(leaf))
+        if known is None:
+            known = seen[id(leaf)] = _leaf_text(leaf)
+        out.add(ConfigEntry(key, known[0], known[1], source, secret))
+
+
+def _leaf_count(node: Node, memo: dict[int, int]) -> int:
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    value = node.value
+    if isinstance(value, dict) and value:
+        count = sum(_leaf_count(child, memo) for child in value.values())
+    elif isinstance(value, list) and any(isinstance(c.value, dict | list) for c in value):
+        count = sum(_leaf_count(child, memo) for child in value)
+    else:
+        count = 1
+    memo[id(node)] = count
+    return count
+
+
+def _leaf_text(leaf: Node) -> tuple[str, ValueType]:
+    if isinstance(leaf.value, dict):
+        return "{}", ValueType.MAP
+    if isinstance(leaf.value, list):
+        return _list_text(leaf.value), ValueType.LIST
+    return scalar_text(leaf.value)
 
 
 def _leaves(node: Node, prefix: str) -> Iterator[tuple[str, Node]]:
@@ -99,7 +122,7 @@ def _leaves(node: Node, prefix: str) -> Iterator[tuple[str, Node]]:
         value = current.value
         if isinstance(value, dict) and value:
             children = [(join_key(key, k), v) for k, v in value.items()]
-        elif isinstance(value, list) and not all(_is_scalar(v) for v in value):
+        elif isinstance(value, list) and any(isinstance(v.value, dict | list) for v in value):
             children = _list_children(key, value)
         else:
             yield key, current
@@ -127,10 +150,6 @@ def _name_of(item: Node) -> str | None:
     if name is None or not isinstance(name.value, str) or not name.value:
         return None
     return name.value
-
-
-def _is_scalar(node: Node) -> bool:
-    return not isinstance(node.value, dict | list)
 
 
 def _list_text(items: list[Node]) -> str:
