@@ -40,6 +40,7 @@ _HELM_SKIPPED = {"templates", "charts", "crds", "Chart.yaml", "Chart.lock", ".he
 _NAME_AFFIX = re.compile(r"(?:values|env|config|settings|application|app)[-_.](.+)")
 _ENV_LINE = re.compile(r"[^=\s#]+=.*")
 _YAML_LINE = re.compile(r"[ \t]*[\w.\-\"']+:(?:[ \t].*)?|[ \t]*-[ \t].*|---.*|#.*")
+_JSON_ARRAY = re.compile(r"\[\s*(?:$|[\[{\"\d\-\]]|true|false|null)")
 _INI_HEADER = re.compile(r"\[[^\]\n]+\][ \t]*")
 
 
@@ -152,7 +153,7 @@ def detect_format(name: str, text: str) -> Format:
 def _sniff(text: str) -> Format:
     lines = [line for line in text.split("\n") if line.strip()][:50]
     first = lines[0].strip() if lines else ""
-    if first.startswith("{") or (first.startswith("[") and not _INI_HEADER.fullmatch(first)):
+    if first.startswith("{") or _JSON_ARRAY.match(first):
         return Format.JSON
     if _INI_HEADER.fullmatch(first):
         try:
