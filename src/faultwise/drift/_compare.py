@@ -238,13 +238,14 @@ def _key_drift(
     key: str, names: tuple[str, ...], values: list[Observed | None], config: DriftConfig
 ) -> KeyDrift:
     killer = Killer.CUSTOM if config.custom_killer(key) else killer_of(key)
-    grouped: dict[tuple[str, str, str], list[int]] = {}
+    grouped: dict[tuple[str, str], list[int]] = {}
     for index, value in enumerate(values):
         if value is not None:
             grouped.setdefault(value.identity, []).append(index)
     groups = sorted(grouped.values(), key=lambda g: (-len(g), g[0]))
     missing = tuple(n for n, v in zip(names, values, strict=True) if v is None)
-    if len(groups) <= 1 and not missing:
+    types = _types(names, values)
+    if len(groups) <= 1 and not missing and not types:
         return KeyDrift(key, Status.SAME, tuple(values), names, killer)
     differing = [
         (names[a], names[b])
@@ -263,7 +264,7 @@ def _key_drift(
         missing=missing,
         groups=tuple(tuple(names[i] for i in g) for g in groups),
         deltas=_deltas(key, names, values, groups),
-        types=_types(names, values),
+        types=types,
         switches=_switches(names, values, groups),
         reasons=tuple(sorted({r.describe(key) for r in covering})) if expected else (),
     )
@@ -272,7 +273,7 @@ def _key_drift(
 def _differ(a: Observed | None, b: Observed | None) -> bool:
     if a is None or b is None:
         return (a is None) != (b is None)
-    return a.identity != b.identity
+    return a.identity != b.identity or (a.typed and b.typed and a.type is not b.type)
 
 
 def _deltas(
@@ -332,9 +333,5 @@ def _switches(
 def _types(
     names: tuple[str, ...], values: list[Observed | None]
 ) -> tuple[tuple[str, ValueType], ...]:
-    typed = [
-        (n, v.type)
-        for n, v in zip(names, values, strict=True)
-        if v and v.type is not ValueType.TEXT
-    ]
+    typed = [(n, v.type) for n, v in zip(names, values, strict=True) if v and v.typed]
     return tuple(typed) if len({t for _, t in typed}) > 1 else ()

@@ -129,9 +129,14 @@ class Observed:
     digest: str = ""  # salted digest of the secret (part); empty when nothing is secret
 
     @property
-    def identity(self) -> tuple[str, str, str]:
-        """What equality means: the visible text, the secret's digest and the type."""
-        return self.text, self.digest, self.type.value
+    def identity(self) -> tuple[str, str]:
+        """What equality means: the visible text and the secret's digest (types apart)."""
+        return self.text, self.digest
+
+    @property
+    def typed(self) -> bool:
+        """Whether the source gave a type (JSON, YAML, TOML) rather than plain text."""
+        return self.type is not ValueType.TEXT
 
 
 def redact(entry: ConfigEntry, hasher: SecretHasher, policy: SecretPolicy) -> Observed:
