@@ -1,0 +1,177 @@
+"""Telemetry the lab writes, in formats faultwise's readers take: JSON-lines logs, CSV spans,
+a wide CSV of metrics over time, and ``truth.json``.
+
+Log lines carry the fields of faultwise's log format (``timestamp`` RFC 3339 UTC with ns,
+``severity``, ``message``, ``service``, ``trace_id``, ``span_id``, ``request_id``, then
+attributes); spans are one CSV row each; metrics are one row per second with one column per
+series named ``<service>_<metric>``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import secrets
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = [
+    "SPAN_COLUMNS",
+    "LogWriter",
+    "SpanWriter",
+    "new_span_id",
+    "new_trace_id",
+    "rfc3339_ns",
+    "write_metrics_csv",
+    "write_truth",
+]
+
+SPAN_COLUMNS = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "service",
+    "name",
+    "kind",
+    "start_ns",
+    "end_ns",
+    "status",
+    "peer_service",
+)
+
+
+def rfc3339_ns(ns: int) -> str:
+    """``2026-01-01T00:00:00.123456789Z`` from epoch nanoseconds."""
+    seconds, frac = divmod(ns, 1_000_000_000)
+    base = dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{base}.{frac:09d}Z"
+
+
+def new_trace_id() -> str:
+    return secrets.token_hex(16)
+
+
+def new_span_id() -> str:
+    return secrets.token_hex(8)
+
+
+def _dumps(obj: Mapping[str, Any]) -> str:
+    try:
+        import orjson
+    except ImportError:
+        return json.dumps(obj, separators=(",", ":"), default=str)
+    return orjson.dumps(obj, default=str).decode()
+
+
+class LogWriter:
+    """Appends JSON log lines for one service to ``path`` (buffered; :meth:`close` flushes)."""
+
+    def __init__(self, path: Path, service: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.service = service
+        self._fh: IO[str] = open(path, "a", encoding="utf-8", buffering=1 << 16)  # noqa: SIM115
+
+    def log(
+        self,
+        ts_ns: int,
+        severity: str,
+        message: str,
+        *,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+        request_id: str | None = None,
+        **attrs: Any,
+    ) -> None:
+        record: dict[str, Any] = {
+            "timestamp": rfc3339_ns(ts_ns),
+            "severity": severity,
+            "message": message,
+            "service": self.service,
+        }
+        if trace_id:
+            record["trace_id"] = trace_id
+        if span_id:
+            record["span_id"] = span_id
+        if request_id:
+            record["request_id"] = request_id
+        record.update(attrs)
+        self._fh.write(_dumps(record) + "\n")
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class SpanWriter:
+    """Appends spans (one CSV row each, :data:`SPAN_COLUMNS`) to ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        new = not path.exists() or path.stat().st_size == 0
+        self._fh: IO[str] = open(path, "a", encoding="utf-8", newline="", buffering=1 << 16)  # noqa: SIM115
+        self._csv = csv.writer(self._fh)
+        if new:
+            self._csv.writerow(SPAN_COLUMNS)
+
+    def span(  # noqa: PLR0917 - one positional per CSV column, in column order
+        self,
+        trace_id: str,
+        span_id: str,
+        parent_span_id: str | None,
+        service: str,
+        name: str,
+        kind: str,
+        start_ns: int,
+        end_ns: int,
+        status: str,
+        peer_service: str | None = None,
+    ) -> None:
+        self._csv.writerow(
+            (
+                trace_id,
+                span_id,
+                parent_span_id or "",
+                service,
+                name,
+                kind,
+                start_ns,
+                end_ns,
+                status,
+                peer_service or "",
+            )
+        )
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def write_metrics_csv(path: Path, rows: Iterable[Mapping[str, float | int | str]]) -> None:
+    """A wide metrics table: ``timestamp`` then one column per ``<service>_<metric>``."""
+    rows = list(rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns: list[str] = ["timestamp"]
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_truth(out: Path, pattern: str, component: str, **extra: Any) -> Path:
+    """``DIR/truth.json``: what really happened, to score a diagnosis against."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "truth.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"pattern": pattern, "component": component, **extra}, indent=2))
+    os.replace(tmp, path)
+    return path
