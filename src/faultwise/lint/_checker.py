@@ -501,7 +501,7 @@ class Checker:
             self._qualified_call(node, qualname)
         if isinstance(func, ast.Attribute):
             self._method_call(node, func, qualname)
-        if node.keywords:
+        if node.keywords or (node.args and type(node.args[0]) is ast.Dict):
             _calls.check_auto_ack(node, self.report)
         if scope.tx is not None:
             if _calls.is_network_call(qualname):

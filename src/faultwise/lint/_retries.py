@@ -274,7 +274,8 @@ def classify_delay(
 
 
 def _combine(kinds: set[Delay]) -> Delay:
-    for kind in (Delay.RANDOM, Delay.UNKNOWN, Delay.GROWING):
+    """Parts of one expression: any randomness wins, then growth (``self.base * 2 ** n``)."""
+    for kind in (Delay.RANDOM, Delay.GROWING, Delay.UNKNOWN):
         if kind in kinds:
             return kind
     return Delay.CONSTANT

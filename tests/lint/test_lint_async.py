@@ -1,0 +1,79 @@
+"""FW17x: blocking calls inside ``async def``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+Hits = Callable[..., list[tuple[str, int]]]
+
+FLAGGED = [
+    pytest.param(
+        """
+        import time, requests, httpx
+        from time import sleep
+        async def handler():
+            time.sleep(1)
+            sleep(0.1)
+            requests.get("u", timeout=5)
+            httpx.Client().get("u")
+        """,
+        [("FW170", 5), ("FW170", 6), ("FW171", 7), ("FW171", 8)],
+        id="sleep-and-http",
+    ),
+    pytest.param(
+        """
+        import psycopg2, redis, subprocess, os
+        cache = redis.Redis(socket_timeout=1)
+        async def handler():
+            conn = psycopg2.connect("dbname=app connect_timeout=3")
+            cache.get("k")
+            subprocess.run(["ls"])
+            os.system("ls")
+        """,
+        [("FW172", 5), ("FW172", 6), ("FW173", 7), ("FW173", 8)],
+        id="sync-drivers-and-subprocess",
+    ),
+]
+
+QUIET = [
+    pytest.param(
+        """
+        import asyncio, time, requests, httpx
+        async def handler():
+            await asyncio.sleep(1)
+            async with httpx.AsyncClient() as client:
+                await client.get("u")
+            await asyncio.to_thread(requests.get, "u", timeout=5)
+            def blocking():
+                time.sleep(1)
+            await asyncio.get_running_loop().run_in_executor(None, blocking)
+        def sync_handler():
+            time.sleep(1)
+        """,
+        id="async-apis-threads-and-sync-functions",
+    ),
+    pytest.param(
+        """
+        import redis.asyncio as aioredis
+        async def handler():
+            cache = aioredis.Redis(socket_timeout=1)
+            await cache.get("k")
+            fn = lambda: __import__("time").sleep(1)
+        """,
+        id="async-driver-and-lambda",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), FLAGGED)
+def test_blocking_call_in_async_is_flagged(
+    hits: Hits, source: str, expected: list[tuple[str, int]]
+) -> None:
+    assert expected == hits(source, select=("FW17",))
+
+
+@pytest.mark.parametrize("source", QUIET)
+def test_non_blocking_async_code_is_not_flagged(hits: Hits, source: str) -> None:
+    assert [] == hits(source, select=("FW17",))

@@ -1,0 +1,144 @@
+"""FW12x: swallowed errors; narrow, logged, re-raised or deliberate cleanup handlers pass."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+Hits = Callable[..., list[tuple[str, int]]]
+
+FLAGGED = [
+    pytest.param(
+        """
+        try:
+            charge()
+        except:
+            pass
+        """,
+        [("FW120", 4)],
+        id="bare-except",
+    ),
+    pytest.param(
+        """
+        try:
+            charge()
+        except Exception:
+            pass
+        for item in items:
+            try:
+                send(item)
+            except (ValueError, BaseException):
+                continue
+        """,
+        [("FW121", 4), ("FW121", 9)],
+        id="broad-pass-and-continue",
+    ),
+    pytest.param(
+        """
+        import contextlib
+        from contextlib import suppress
+        with contextlib.suppress(Exception):
+            charge()
+        with suppress(KeyError, Exception):
+            charge()
+        """,
+        [("FW121", 4), ("FW121", 6)],
+        id="suppress-exception",
+    ),
+    pytest.param(
+        """
+        def balance(account):
+            try:
+                return ledger.balance(account)
+            except Exception:
+                return 0
+        def is_up():
+            try:
+                ping()
+                return True
+            except Exception as exc:
+                return False
+        """,
+        [("FW122", 5), ("FW122", 11)],
+        id="default-without-logging",
+    ),
+]
+
+QUIET = [
+    pytest.param(
+        """
+        try:
+            value = cache[key]
+        except KeyError:
+            pass
+        try:
+            import ujson as json
+        except Exception:
+            json = None
+        """,
+        id="narrow-handler-and-optional-import",
+    ),
+    pytest.param(
+        """
+        import logging
+        log = logging.getLogger(__name__)
+        try:
+            charge()
+        except Exception:
+            log.exception("charge failed")
+        try:
+            charge()
+        except Exception:
+            cleanup()
+            raise
+        try:
+            charge()
+        except:
+            rollback()
+            raise
+        try:
+            charge()
+        except Exception as exc:
+            errors.append(exc)
+        try:
+            main()
+        except Exception:
+            sys.exit(1)
+        """,
+        id="logged-reraised-used-or-exiting",
+    ),
+    pytest.param(
+        """
+        class Conn:
+            def close(self):
+                try:
+                    self.sock.shutdown()
+                except Exception:
+                    pass
+            def __del__(self):
+                try:
+                    self.flush()
+                except Exception:
+                    pass
+        async def stop(conn):
+            try:
+                await conn.aclose()
+            except Exception:
+                pass
+        """,
+        id="best-effort-cleanup",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), FLAGGED)
+def test_swallowed_error_is_flagged(
+    hits: Hits, source: str, expected: list[tuple[str, int]]
+) -> None:
+    assert expected == hits(source, select=("FW12",))
+
+
+@pytest.mark.parametrize("source", QUIET)
+def test_handled_error_is_not_flagged(hits: Hits, source: str) -> None:
+    assert [] == hits(source, select=("FW12",))
