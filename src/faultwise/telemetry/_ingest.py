@@ -26,6 +26,7 @@ from faultwise.telemetry._model import ClockFinding, Format, IngestSummary, Sour
 from faultwise.telemetry._services import service_from_file
 from faultwise.telemetry._source import KEEP_REJECTS, Source, iter_sources, stage_lines
 from faultwise.telemetry._store import Store
+from faultwise.telemetry._templates import assign_templates
 
 __all__ = ["ProgressHook", "detect_format", "ingest", "load"]
 
@@ -64,8 +65,12 @@ def ingest(
     fmt: Format | None = None,
     mapping: Mapping[str, str] | list[str] | None = None,
     progress: ProgressHook | None = None,
+    templates: bool = True,
 ) -> IngestSummary:
-    """Read every file under ``paths`` into ``store``; returns what was read and rejected."""
+    """Read every file under ``paths`` into ``store``; returns what was read and rejected.
+
+    With ``templates`` (the default) the log templates of everything in the store are mined
+    afterwards and ``logs.template_id`` is filled."""
     fields = parse_mapping(mapping)
     names = [os.fspath(p) for p in paths]
     reports: list[SourceReport] = []
@@ -83,6 +88,8 @@ def ingest(
             progress("", len(sources), len(sources))
     summary = IngestSummary(tuple(reports), tuple(clock))
     store.record_summary(summary)
+    if templates:
+        assign_templates(store)
     return summary
 
 
@@ -93,6 +100,7 @@ def load(
     fmt: Format | None = None,
     mapping: Mapping[str, str] | list[str] | None = None,
     progress: ProgressHook | None = None,
+    templates: bool = True,
 ) -> Store:
     """A new store (in memory, or the file ``db``) holding everything under ``paths``.
 
@@ -101,7 +109,7 @@ def load(
     """
     store = Store(db)
     try:
-        ingest(store, paths, fmt=fmt, mapping=mapping, progress=progress)
+        ingest(store, paths, fmt=fmt, mapping=mapping, progress=progress, templates=templates)
     except BaseException:
         store.close()
         raise

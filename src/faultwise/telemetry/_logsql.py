@@ -110,8 +110,8 @@ def _unwrap_json(sql: str, sample: list[str]) -> _Layer | None:
     cols = []
     for name in STAGED:
         if name == "message":
-            unwrapped = f"rtrim({ex[Field.MESSAGE]}, chr(10) || chr(13))"
-            cols.append(f"coalesce({unwrapped}, message) AS message")
+            inner_msg = f"rtrim({ex[Field.MESSAGE]}, chr(10) || chr(13))"
+            cols.append(f"coalesce({inner_msg}, message) AS message")
         elif name in fill and fill[name] in ex:
             cols.append(f"coalesce(nullif({name}, ''), {ex[fill[name]]}) AS {name}")
         else:
@@ -120,8 +120,8 @@ def _unwrap_json(sql: str, sample: list[str]) -> _Layer | None:
         f"SELECT *, CASE WHEN starts_with(ltrim(message), '{{') THEN TRY({listing}) END AS j "
         f"FROM ({sql})"
     )
-    unwrapped = [str(v).rstrip("\r\n") for v in plan_values(records, plan, Field.MESSAGE)]
-    return _Layer(f"SELECT {', '.join(cols)}, inner_ts FROM ({inner})", unwrapped, "json")
+    messages = [str(v).rstrip("\r\n") for v in plan_values(records, plan, Field.MESSAGE)]
+    return _Layer(f"SELECT {', '.join(cols)}, inner_ts FROM ({inner})", messages, "json")
 
 
 def _severity_words_sql(h: str, header: HeaderMatch) -> str:
