@@ -17,10 +17,24 @@ import pytest
 
 from faultwise.telemetry._templates import mine_templates
 
-SYSTEMS = (
-    "Android Apache BGL HDFS HPC Hadoop HealthApp Linux Mac OpenSSH OpenStack Proxifier "
-    "Spark Thunderbird Windows Zookeeper"
-).split()
+SYSTEMS = [
+    "Android",
+    "Apache",
+    "BGL",
+    "HDFS",
+    "HPC",
+    "Hadoop",
+    "HealthApp",
+    "Linux",
+    "Mac",
+    "OpenSSH",
+    "OpenStack",
+    "Proxifier",
+    "Spark",
+    "Thunderbird",
+    "Windows",
+    "Zookeeper",
+]
 
 
 def grouping_accuracy(predicted: Sequence[int], truth: Sequence[str]) -> float:

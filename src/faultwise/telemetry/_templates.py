@@ -35,11 +35,11 @@ if TYPE_CHECKING:
     from faultwise.telemetry._store import Store
 
 __all__ = [
-    "assign_templates",
     "REDUCE",
     "SPLIT_VALUES",
     "WILDCARD",
     "Templates",
+    "assign_templates",
     "group_shapes",
     "mine_templates",
     "reduce",
@@ -57,7 +57,27 @@ _HEX = "[0-9a-fA-F]"
 REDUCE = rf"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}|{_HEX}{{8,}}|[0-9][0-9]+"
 _REDUCE = re.compile(REDUCE)
 _MONTHS_DAYS = frozenset(
-    "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec Mon Tue Wed Thu Fri Sat Sun".split()
+    [
+        "Jan",
+        "Feb",
+        "Mar",
+        "Apr",
+        "May",
+        "Jun",
+        "Jul",
+        "Aug",
+        "Sep",
+        "Oct",
+        "Nov",
+        "Dec",
+        "Mon",
+        "Tue",
+        "Wed",
+        "Thu",
+        "Fri",
+        "Sat",
+        "Sun",
+    ]
 )
 _DIGIT = re.compile(r"[0-9]")
 _WORD_WITH_DIGIT = re.compile(r"^[A-Za-z][A-Za-z_]+[0-9]$")  # SOCKS5, ssh2, eth0: names
@@ -112,7 +132,7 @@ def group_shapes(shapes: Sequence[str], counts: Sequence[int]) -> list[str]:
         by_length[len(t)].append(j)
     for members in by_length.values():
         for group, fixed in _initial_groups(members, toks, weight):
-            _split(group, fixed, toks, weight, template_of, 0)
+            _split(group, fixed, toks=toks, weight=weight, template_of=template_of, depth=0)
     return [template_of[j] for j in shape_tok]
 
 
@@ -142,6 +162,7 @@ def _initial_groups(
 def _split(
     group: list[int],
     fixed: frozenset[int],
+    *,
     toks: list[tuple[str, ...]],
     weight: list[int],
     template_of: list[str],
@@ -168,7 +189,10 @@ def _split(
         for j in group:
             parts[toks[j][pos]].append(j)
         for part in parts.values():
-            _split(part, fixed | {pos}, toks, weight, template_of, depth + 1)
+            _split(
+                part, fixed | {pos}, toks=toks, weight=weight, template_of=template_of,
+                depth=depth + 1,
+            )  # fmt: skip
         return
     template = list(toks[group[0]])
     for j in group[1:]:
