@@ -122,7 +122,7 @@ class KeyDrift:
         if self.secrecy is not Secrecy.NONE and self.status is not Status.SAME:
             notes.append(self._secret_note())
         if self.status is Status.EXPECTED:
-            notes.append("expected: " + "; ".join(self.reasons))
+            notes.extend(self.reasons)  # the rule's reason, or "allowed by PATTERN"
         return notes
 
     def _secret_note(self) -> str:

@@ -162,12 +162,12 @@ def terminal(
         title = titles[position] if position < len(titles) else "drift"
         console.print(Text.assemble((title, "bold"), ": ", headline(report)))
         if report.keys:
-            table = Table(show_edge=False, pad_edge=False, header_style="bold")
-            table.add_column("")
-            table.add_column("key", overflow="fold")
+            table = Table(show_edge=False, pad_edge=False, header_style="bold", expand=True)
+            table.add_column("", no_wrap=True)
+            table.add_column("key", overflow="fold", ratio=3)
             for env in report.environments:
-                table.add_column(env.name, overflow="fold", max_width=_CELL_WIDTH)
-            table.add_column("notes", overflow="fold")
+                table.add_column(env.name, overflow="fold", ratio=2)
+            table.add_column("notes", overflow="fold", ratio=3)
             for drift in report.keys:
                 style = styles[drift.status]
                 if drift.status is Status.UNEXPECTED and drift.killer is not None:
