@@ -45,15 +45,28 @@ def starlette_app() -> Starlette:
     return Starlette(routes=[Route("/items/{item_id}", item)])
 
 
+def _stdlib_logger(name: str, handler: logging.Handler) -> logging.Logger:
+    logger = logging.getLogger(f"bench.{name}")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return logger
+
+
 def bare() -> Any:
     return starlette_app()
 
 
 def faultwise_middleware() -> Any:
-    from faultwise.observe import ObserveMiddleware
+    from faultwise.observe import JsonFormatter, JsonHandler, ObserveMiddleware
 
+    # the access log is written (JSON lines into a null stream), not filtered out by level
+    handler = JsonHandler(NullStream())  # type: ignore[arg-type]
+    handler.setFormatter(JsonFormatter(service="bench"))
+    _stdlib_logger("access", handler)
+    access = logging.getLogger("bench.access")
     app = starlette_app()
-    app.add_middleware(ObserveMiddleware, registry=CollectorRegistry())
+    app.add_middleware(ObserveMiddleware, registry=CollectorRegistry(), access_log=access)
     return app
 
 
@@ -147,14 +160,6 @@ def bench_requests(n: int, rounds: int) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------------- logging
-
-
-def _stdlib_logger(name: str, handler: logging.Handler) -> logging.Logger:
-    logger = logging.getLogger(f"bench.{name}")
-    logger.handlers[:] = [handler]
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    return logger
 
 
 def log_faultwise() -> tuple[Callable[[], None], Callable[[], None]]:

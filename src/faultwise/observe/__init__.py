@@ -22,6 +22,19 @@ from faultwise.observe._context import (  # noqa: E402
     request_context,
     wrap,
 )
+from faultwise.observe._health import (  # noqa: E402
+    Check,
+    CheckResult,
+    Health,
+    HealthReport,
+    HealthStatus,
+    callable_check,
+    http_check,
+    postgres_check,
+    rabbitmq_check,
+    redis_check,
+    sqlalchemy_check,
+)
 from faultwise.observe._logging import (  # noqa: E402
     JsonFormatter,
     JsonHandler,
@@ -35,26 +48,45 @@ from faultwise.observe._metrics import (  # noqa: E402
     mark_process_dead,
     scrape_registry,
 )
+from faultwise.observe._pools import PoolPinned, PoolReleased, PoolState, PoolWatch  # noqa: E402
 from faultwise.observe.asgi import ObserveMiddleware, starlette_route  # noqa: E402
+from faultwise.observe.wsgi import ObserveWSGIMiddleware, instrument_flask  # noqa: E402
 
 __all__ = [
     "DB_BUCKETS",
     "HTTP_BUCKETS",
+    "Check",
+    "CheckResult",
     "ContextThreadPoolExecutor",
+    "Health",
+    "HealthReport",
+    "HealthStatus",
     "JsonFormatter",
     "JsonHandler",
     "ObserveMiddleware",
+    "ObserveWSGIMiddleware",
     "ObservedLogRecord",
+    "PoolPinned",
+    "PoolReleased",
+    "PoolState",
+    "PoolWatch",
     "RequestContext",
     "StructlogRenderer",
+    "callable_check",
     "configure_logging",
     "current",
+    "http_check",
+    "instrument_flask",
     "mark_process_dead",
     "new_context",
     "outgoing_headers",
     "parse_traceparent",
+    "postgres_check",
+    "rabbitmq_check",
+    "redis_check",
     "request_context",
     "scrape_registry",
+    "sqlalchemy_check",
     "starlette_route",
     "wrap",
 ]
