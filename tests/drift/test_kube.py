@@ -169,3 +169,42 @@ def test_the_same_object_twice_in_one_environment_is_an_error(tmp_path: Path) ->
     first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
     expected = f"{second}:4: duplicate key 'ConfigMap/c.A' (first defined at {first}:4)"
     assert expected == str(exc.value)
+
+
+def test_files_held_in_a_configmap_are_read_as_files() -> None:
+    text = """apiVersion: v1
+kind: ConfigMap
+metadata: {name: app}
+data:
+  application.yaml: |
+    server:
+      port: 8080
+    spring.datasource.hikari.maximum-pool-size: 10
+  app.properties: |
+    http.timeout=5s
+  notes.txt: |
+    free text
+"""
+    out = Entries()
+    rejects = parse_text(text, "m.yaml", out)
+    entries = {k: (e.text, e.source) for k, e in out.by_key.items()}
+    assert {
+        'ConfigMap/app["application.yaml"].server.port': ("8080", "m.yaml:7"),
+        'ConfigMap/app["application.yaml"]["spring.datasource.hikari.maximum-pool-size"]': (
+            "10",
+            "m.yaml:8",
+        ),
+        'ConfigMap/app["app.properties"]["http.timeout"]': ("5s", "m.yaml:10"),
+        'ConfigMap/app["notes.txt"]': ("free text\n", "m.yaml:11"),
+    } == entries
+    assert [] == rejects
+
+
+def test_a_held_file_that_does_not_parse_stays_one_value_and_is_reported() -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  x.json: |\n    {oops\n"
+    out = Entries()
+    rejects = parse_text(text, "m.yaml", out)
+    assert ['ConfigMap/c["x.json"]'] == list(out.by_key)
+    assert 1 == len(rejects)
+    assert "m.yaml:5" == rejects[0].source
+    assert rejects[0].reason.startswith("x.json kept as one value: x.json:1: invalid JSON")

@@ -6,17 +6,24 @@ design). A workload's pod template is lifted to that prefix, so a container's va
 ``Deployment/api.containers.app.resources.limits.memory``; ``envFrom`` and ``valueFrom``
 references are kept as they are written. ConfigMap ``data`` and ``binaryData``, and Secret
 ``data`` (base64-decoded) and ``stringData`` become ``ConfigMap/name.KEY``; every Secret value
-is secret whatever its name. ``metadata`` and ``status`` are left out: names, labels,
-annotations and resource versions are not configuration.
+is secret whatever its name. A data key named like a file (``application.yaml``,
+``app.properties``, ``.env``...) is read as that file:
+``ConfigMap/name["application.yaml"].server.port``. ``metadata`` and ``status`` are left
+out: names, labels, annotations and resource versions are not configuration.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
+from collections.abc import Callable
 
 from faultwise._errors import InputError
-from faultwise.drift._tree import Entries, Node, flatten
+from faultwise.drift._model import ConfigEntry, Reject
+from faultwise.drift._tree import Entries, Node, flatten, join_key
+
+EmbeddedReader = Callable[[str, str, Entries], list[Reject]]
 
 __all__ = ["is_manifest", "read_manifests"]
 
@@ -31,6 +38,7 @@ _POD_SPEC_PATHS = {
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
 _SKIPPED = {"apiVersion", "kind", "metadata", "status"}
+_FILE_NAME = re.compile(r"(?:.+\.(?:ya?ml|json|toml|ini|properties|env)|\.env(?:\..+)?)")
 
 
 def is_manifest(node: Node) -> bool:
@@ -47,34 +55,42 @@ def is_manifest(node: Node) -> bool:
     )
 
 
-def read_manifests(documents: list[Node], file: str, out: Entries) -> None:
-    """Add every object of ``documents`` to ``out``; a non-object document is flattened."""
+def read_manifests(
+    documents: list[Node], file: str, out: Entries, embedded: EmbeddedReader | None = None
+) -> list[Reject]:
+    """Add every object of ``documents`` to ``out``; a non-object document is flattened.
+
+    ``embedded`` reads a file held in a ConfigMap or Secret (its text, its name, the entries
+    to fill); what it cannot read stays one text value and is reported as a reject.
+    """
+    rejects: list[Reject] = []
     for document in documents:
         if document.value is None:
             continue  # an empty document between two ---
         if is_manifest(document):
-            _read_object(document, file, out)
+            rejects.extend(_read_object(document, file, out, embedded))
         else:
             flatten(document, "", file, out)
+    return rejects
 
 
-def _read_object(node: Node, file: str, out: Entries) -> None:
+def _read_object(
+    node: Node, file: str, out: Entries, embedded: EmbeddedReader | None
+) -> list[Reject]:
     obj = _mapping(node)
     kind = str(obj["kind"].value)
     items = obj.get("items")
     if kind.endswith("List") and items is not None and isinstance(items.value, list):
-        read_manifests(items.value, file, out)  # kubectl get -o yaml: a List of objects
-        return
+        return read_manifests(items.value, file, out, embedded)  # kubectl get -o yaml
     prefix = f"{kind}/{_name(node)}"
-    if kind == "ConfigMap":
-        _read_data(obj, prefix, file, out, secret=False)
-    elif kind == "Secret":
-        _read_data(obj, prefix, file, out, secret=True)
-    elif kind in _POD_SPEC_PATHS:
+    if kind in {"ConfigMap", "Secret"}:
+        return _read_data(obj, prefix, file, out, embedded, secret=kind == "Secret")
+    if kind in _POD_SPEC_PATHS:
         _read_workload(obj, _POD_SPEC_PATHS[kind], prefix, file, out)
     else:
         rest = {k: v for k, v in obj.items() if k not in _SKIPPED}
         flatten(Node(rest, node.line), prefix, file, out)
+    return []
 
 
 def _name(node: Node) -> str:
@@ -90,7 +106,15 @@ def _mapping(node: Node | None) -> dict[str, Node]:
     return node.value if node is not None and isinstance(node.value, dict) else {}
 
 
-def _read_data(obj: dict[str, Node], prefix: str, file: str, out: Entries, *, secret: bool) -> None:
+def _read_data(
+    obj: dict[str, Node],
+    prefix: str,
+    file: str,
+    out: Entries,
+    embedded: EmbeddedReader | None,
+    *,
+    secret: bool,
+) -> list[Reject]:
     values: dict[str, Node] = {}
     for field in ("binaryData", "data") if not secret else ("data",):
         for key, value in _mapping(obj.get(field)).items():
@@ -100,7 +124,35 @@ def _read_data(obj: dict[str, Node], prefix: str, file: str, out: Entries, *, se
     for field, value in obj.items():
         if field not in {*_SKIPPED, "data", "binaryData", "stringData"}:
             flatten(value, f"{prefix}.{field}", file, out)  # type, immutable
-    flatten(Node(values, None), prefix, file, out, secret=secret)
+    rejects: list[Reject] = []
+    plain: dict[str, Node] = {}
+    for key, value in values.items():
+        text = value.value
+        if embedded is None or not isinstance(text, str) or not _FILE_NAME.fullmatch(key):
+            plain[key] = value
+            continue
+        inner = Entries()
+        try:
+            rejects.extend(embedded(text, key, inner))
+        except InputError as exc:
+            where = f"{file}:{value.line}" if value.line is not None else file
+            rejects.append(Reject(where, f"{key} kept as one value: {exc}"))
+            plain[key] = value
+            continue
+        for entry in inner.by_key.values():
+            out.add(_embedded_entry(entry, join_key(prefix, key), file, value.line, secret))
+    flatten(Node(plain, None), prefix, file, out, secret=secret)
+    return rejects
+
+
+def _embedded_entry(
+    entry: ConfigEntry, prefix: str, file: str, offset: int | None, secret: bool
+) -> ConfigEntry:
+    """An entry of a file held in a ConfigMap, keyed and located in the manifest."""
+    key = prefix + (entry.key if entry.key.startswith("[") else f".{entry.key}")
+    line = entry.source.rpartition(":")[2]
+    source = f"{file}:{offset + int(line)}" if offset is not None and line.isdigit() else file
+    return ConfigEntry(key, entry.text, entry.type, source, entry.secret or secret)
 
 
 def _decoded(node: Node, key: str, file: str) -> Node:

@@ -187,9 +187,8 @@ def parse_text(text: str, file: str, out: Entries, format: Format = Format.AUTO)
     sniffed = format is Format.AUTO and kind in {Format.YAML, Format.JSON}
     manifests = kind is Format.KUBERNETES or (sniffed and any(map(is_manifest, documents)))
     if manifests:
-        read_manifests(documents, file, out)
-    else:
-        for document in documents:
-            if document.value is not None or len(documents) == 1:
-                flatten(document, "", file, out)
+        return read_manifests(documents, file, out, parse_text)
+    for document in documents:
+        if document.value is not None or len(documents) == 1:
+            flatten(document, "", file, out)
     return []
