@@ -59,6 +59,8 @@ def _backend_config(key: PolicyKey, spec: StormSpec, out: Path | None, seed: int
         "service_time": spec.service_time,
         "queue_limit": service.queue_limit,
         "shed_expired": service.shed_expired,
+        "admit_by_deadline": service.admit_by_deadline,
+        "queue": service.queue.value,
         "out": str(out) if out else None,
         "seed": seed,
     }

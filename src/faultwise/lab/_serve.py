@@ -21,6 +21,7 @@ import random
 import socket
 import sys
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -40,9 +41,11 @@ class _Node:
         self.service_time = float(config.get("service_time", 0.02))
         self.queue_limit: int | None = config.get("queue_limit")
         self.shed_expired = bool(config.get("shed_expired", False))
+        self.admit_by_deadline = bool(config.get("admit_by_deadline", False))
+        self.lifo = config.get("queue", "fifo") == "lifo"
         self.slowdown = 1.0
-        self.slots = asyncio.Semaphore(self.workers)
-        self.waiting = 0
+        self.recent_service_time = self.service_time  # moving average, weight 0.05
+        self.waiters: deque[asyncio.Future[None]] = deque()
         self.busy = 0
         self.handled = 0
         self.shed = 0
@@ -54,7 +57,7 @@ class _Node:
 
     def stats(self) -> dict[str, Any]:
         return {
-            "queue": self.waiting,
+            "queue": len(self.waiters),
             "busy": self.busy,
             "handled": self.handled,
             "shed": self.shed,
@@ -62,32 +65,59 @@ class _Node:
             "slowdown": self.slowdown,
         }
 
+    async def _acquire(self) -> None:
+        if self.busy < self.workers and not self.waiters:
+            self.busy += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        try:
+            await waiter  # the releaser counted us in busy before waking us
+        except asyncio.CancelledError:
+            if not waiter.done() or waiter.cancelled():
+                with contextlib.suppress(ValueError):
+                    self.waiters.remove(waiter)
+            else:
+                self._release()
+            raise
+
+    def _release(self) -> None:
+        self.busy -= 1
+        while self.waiters:
+            waiter = self.waiters.pop() if self.lifo else self.waiters.popleft()
+            if not waiter.done():
+                self.busy += 1
+                waiter.set_result(None)
+                return
+
+    def _fits(self, budget: float) -> bool:
+        if self.busy < self.workers:
+            return True
+        wait = (len(self.waiters) + 1) / self.workers * self.recent_service_time
+        return wait + self.recent_service_time <= budget
+
     async def work(self, headers: dict[str, str]) -> tuple[int, str]:
         """Queue for a worker, then work one service time. Returns (status, outcome)."""
         arrived = time.monotonic()
         budget_ms = headers.get(DEADLINE_HEADER)
-        deadline = arrived + int(budget_ms) / 1000 if budget_ms and budget_ms.isdigit() else None
-        if self.queue_limit is not None and self.waiting >= self.queue_limit:
+        budget = int(budget_ms) / 1000 if budget_ms and budget_ms.isdigit() else None
+        if (self.queue_limit is not None and len(self.waiters) >= self.queue_limit) or (
+            self.admit_by_deadline and budget is not None and not self._fits(budget)
+        ):
             self.rejected += 1
             return 503, "rejected"
-        self.waiting += 1
+        await self._acquire()
         try:
-            await self.slots.acquire()
-        finally:
-            self.waiting -= 1
-        try:
-            if self.shed_expired and deadline is not None and time.monotonic() >= deadline:
+            if self.shed_expired and budget is not None and time.monotonic() >= arrived + budget:
                 self.shed += 1
                 return 503, "shed"
-            self.busy += 1
-            try:
-                await asyncio.sleep(self.rng.expovariate(1.0 / self.service_time) * self.slowdown)
-            finally:
-                self.busy -= 1
+            took = self.rng.expovariate(1.0 / self.service_time) * self.slowdown
+            self.recent_service_time += 0.05 * (took - self.recent_service_time)
+            await asyncio.sleep(took)
             self.handled += 1
             return 200, "ok"
         finally:
-            self.slots.release()
+            self._release()
 
 
 def _parent_of(traceparent: str | None) -> tuple[str, str | None]:
@@ -127,7 +157,7 @@ def build_app(config: dict[str, Any]) -> Any:
                 status=status,
                 duration_s=round((end_ns - start_ns) / 1e9, 6),
                 attempt=int(headers.get("x-attempt", "1") or 1),
-                queue=node.waiting,
+                queue=len(node.waiters),
                 outcome=outcome,
             )
         if node.spans is not None:

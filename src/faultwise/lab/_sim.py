@@ -297,6 +297,9 @@ class ServiceSpec:
     ``queue_limit`` bounds the waiting room (``None``: unbounded, as a thread pool's queue);
     beyond it new work gets a fast 503. ``shed_expired`` drops queued work whose caller's
     deadline has passed instead of doing it for nobody (needs deadline propagation).
+    ``admit_by_deadline`` sizes admission in time: new work whose expected wait (queue length
+    over workers, times a moving average of recent service times) plus its own service time
+    would pass its caller's deadline gets a fast 503 instead of a place in the queue.
     """
 
     name: str
@@ -305,6 +308,7 @@ class ServiceSpec:
     queue: QueueOrder = QueueOrder.FIFO
     queue_limit: int | None = None
     shed_expired: bool = False
+    admit_by_deadline: bool = False
 
     @property
     def capacity(self) -> float:
@@ -362,6 +366,8 @@ class Service:
         self._workers = spec.workers
         self._limit = spec.queue_limit
         self._shed = spec.shed_expired
+        self._by_deadline = spec.admit_by_deadline
+        self.recent_service_time = spec.service_time.mean  # moving average (weight 0.05)
 
     def service_time(self) -> float:
         return self._sample(self.sim.rng) * self.slowdown
@@ -370,11 +376,17 @@ class Service:
         """An attempt arrives: a free worker takes it, else it waits (or is turned away)."""
         if self.busy < self._workers:
             self._start(attempt)
-        elif self._limit is not None and len(self.queue) >= self._limit:
+        elif (self._limit is not None and len(self.queue) >= self._limit) or (
+            self._by_deadline and not self._fits(attempt)
+        ):
             self.rejected += 1
             attempt.caller.reply(attempt, Outcome.REJECTED)
         else:
             self.queue.append(attempt)
+
+    def _fits(self, attempt: Attempt) -> bool:
+        wait = (len(self.queue) + 1) / self._workers * self.recent_service_time
+        return self.sim.now + wait + self.recent_service_time <= attempt.deadline
 
     def _start(self, attempt: Attempt) -> None:
         sim = self.sim
@@ -389,7 +401,9 @@ class Service:
         if self.handler is not None:
             self.handler(self, attempt)
         else:
-            sim.at(sim.now + self._sample(sim.rng) * self.slowdown, self._done_ok, attempt)
+            took = self._sample(sim.rng) * self.slowdown
+            self.recent_service_time += 0.05 * (took - self.recent_service_time)
+            sim.at(sim.now + took, self._done_ok, attempt)
 
     def _done_ok(self, attempt: Attempt) -> None:
         self.finish(attempt, Outcome.OK)

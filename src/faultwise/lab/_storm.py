@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from faultwise._clock import Clock
 from faultwise.lab._metrics import Series, Summary, summarize
@@ -33,6 +34,7 @@ from faultwise.lab._sim import (
     ServiceSpec,
     Sim,
 )
+from faultwise.lab._telemetry import write_truth
 
 __all__ = ["POLICIES", "PolicyKey", "StormResult", "StormSpec", "run_storm_sim"]
 
@@ -138,35 +140,66 @@ def server_spec(key: PolicyKey, spec: StormSpec) -> ServiceSpec:
     return shedding_server_spec(base, spec)
 
 
-def run_storm_sim(spec: StormSpec, key: PolicyKey, *, seed: int = 1) -> StormResult:
-    """Run the retry storm in virtual time under one policy; deterministic for a seed."""
+def run_storm_sim(
+    spec: StormSpec, key: PolicyKey, *, seed: int = 1, out: Path | None = None
+) -> StormResult:
+    """Run the retry storm in virtual time under one policy; deterministic for a seed.
+
+    With ``out``, telemetry (logs, spans, metrics) and ``truth.json`` are written there.
+    """
+    from faultwise.lab._simtrace import SimTelemetry
+
     sim = Sim(seed=seed)
+    tel = SimTelemetry(sim, out, seed=seed) if out is not None else None
     # after the load stops, let every call end (its last attempt times out at the latest)
     drain = spec.timeout * (spec.retries + 1) + 2.0 * spec.retries + 1.0
     seconds = int(spec.duration + drain) + 1
     recorder = Recorder(seconds)
-    backend = Service(sim, server_spec(key, spec))
+    backend = Service(sim, server_spec(key, spec), tracer=tel)
     factory = client_policy_factory(key, spec, sim.clock)
     callers = [
-        Caller(sim, backend, factory(), timeout=spec.timeout, name=f"client-{i}", recorder=recorder)
-        for i in range(spec.clients)
+        Caller(
+            sim,
+            backend,
+            factory(),
+            timeout=spec.timeout,
+            name="client",
+            recorder=recorder,
+            tracer=tel,
+        )
+        for _ in range(spec.clients)
     ]
     OpenLoop(sim, callers, rate=spec.rate, start=0.0, stop=spec.duration, recorder=recorder)
     queue = [0] * (seconds + 1)
 
     def sample(i: int) -> None:
         queue[i] = len(backend.queue)
+        if tel is not None and i > 0:
+            tel.metrics(
+                {
+                    "backend_queue_depth": queue[i],
+                    "backend_busy": backend.busy,
+                    "client_requests_per_s": recorder.offered[i - 1],
+                    "client_attempts_per_s": recorder.attempts[i - 1],
+                    "client_goodput_per_s": recorder.ok[i - 1],
+                }
+            )
         if i < seconds:
             sim.at(i + 1.0, sample, i + 1)
 
     def slow(factor: float) -> None:
         backend.slowdown = factor
+        if tel is not None:
+            tel.log("backend", "WARN" if factor > 1 else "INFO", f"service time x{factor:g}")
 
     sim.at(0.0, sample, 0)
     sim.at(spec.trigger_at, slow, spec.slowdown)
     sim.at(spec.trigger_end, slow, 1.0)
     with seeded_global_random(seed):
         sim.run(until=spec.duration + drain)
+    if tel is not None and out is not None:
+        tel.close()
+        write_truth(out, "retry_storm", "backend", scenario="retry-storm", policy=key.value)
     series = Series(
         offered=recorder.offered,
         ok=recorder.ok,

@@ -1,0 +1,653 @@
+"""The lab's scenarios in simulation: each outage, without and with its defense.
+
+Every scenario builds a small service graph in virtual time, runs open-loop load through it,
+writes telemetry (``--out DIR``: JSON-lines logs, ``spans.csv``, ``metrics.csv``, configs
+where they matter) and ``DIR/truth.json``, and reports whether the outage happened.
+
+=================  =======================================  ==============================
+scenario           fault                                    defense
+=================  =======================================  ==============================
+retry-storm        10 s slowdown, 3 immediate retries       budget, breaker, shedding, LIFO
+cascading-failure  the database slows 40x                   timeouts + breakers + fallback
+pool-exhaustion    a connection leaked on an error path     release in ``finally``
+config-drift       one instance's pool is 2, not 20         the same config everywhere
+deadlock           a row lock held across a call that       call before locking
+                   needs the same row
+race               read-modify-write of stock, no lock      an atomic conditional update
+silent-failure     ack before processing, crash midway      ack after processing
+=================  =======================================  ==============================
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from faultwise.lab._policies import NoRetries
+from faultwise.lab._sim import (
+    Attempt,
+    Caller,
+    Constant,
+    Exponential,
+    OpenLoop,
+    Outcome,
+    Recorder,
+    Service,
+    ServiceSpec,
+    Sim,
+)
+from faultwise.lab._simtrace import SimTelemetry
+from faultwise.lab._telemetry import write_truth
+
+__all__ = ["SCENARIOS", "Scenario", "ScenarioResult", "run_scenario_sim"]
+
+
+class Scenario(enum.Enum):
+    RETRY_STORM = "retry-storm"
+    CASCADING_FAILURE = "cascading-failure"
+    POOL_EXHAUSTION = "pool-exhaustion"
+    CONFIG_DRIFT = "config-drift"
+    DEADLOCK = "deadlock"
+    RACE = "race"
+    SILENT_FAILURE = "silent-failure"
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioResult:
+    """One run: did the outage happen, the numbers that say so, and the truth."""
+
+    scenario: Scenario
+    defended: bool
+    outage: bool
+    headline: str
+    pattern: str
+    component: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    out: Path | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario.value,
+            "defended": self.defended,
+            "outage": self.outage,
+            "headline": self.headline,
+            "truth": {"pattern": self.pattern, "component": self.component},
+            "metrics": self.metrics,
+            "out": str(self.out) if self.out else None,
+        }
+
+
+class _Run:
+    """What every scenario shares: the simulation, a recorder, optional telemetry."""
+
+    def __init__(self, seed: int, seconds: int, out: Path | None) -> None:
+        self.sim = Sim(seed=seed)
+        self.seconds = seconds
+        self.recorder = Recorder(seconds + 30)
+        self.tel = SimTelemetry(self.sim, out, seed=seed) if out is not None else None
+        self.out = out
+
+    def service(self, spec: ServiceSpec, handler: Any = None) -> Service:
+        return Service(self.sim, spec, handler=handler, tracer=self.tel)
+
+    def caller(self, target: Service, *, name: str, timeout: float, policy: Any = None) -> Caller:
+        return Caller(
+            self.sim, target, policy or NoRetries(), timeout=timeout, name=name,
+            recorder=None, tracer=self.tel,
+        )  # fmt: skip
+
+    def edge(self, target: Service, *, name: str, timeout: float, rate: float) -> Caller:
+        """Users: open-loop Poisson load from ``name`` into ``target`` for the whole run."""
+        caller = Caller(
+            self.sim, target, NoRetries(), timeout=timeout, name=name,
+            recorder=self.recorder, tracer=self.tel,
+        )  # fmt: skip
+        OpenLoop(
+            self.sim, [caller], rate=rate, start=0.0, stop=float(self.seconds),
+            recorder=self.recorder,
+        )  # fmt: skip
+        return caller
+
+    def every_second(self, sample: Callable[[int], dict[str, Any]]) -> None:
+        def tick(i: int) -> None:
+            row = sample(i)
+            if self.tel is not None:
+                self.tel.metrics(row)
+            if i < self.seconds:
+                self.sim.at(i + 1.0, tick, i + 1)
+
+        self.sim.at(1.0, tick, 1)
+
+    def log(self, service: str, severity: str, message: str, **attrs: Any) -> None:
+        if self.tel is not None:
+            self.tel.log(service, severity, message, **attrs)
+
+    def child_trace(self, attempt: Attempt) -> Any:
+        """The trace context for a call made while handling ``attempt``."""
+        if self.tel is None or attempt.request.trace is None:
+            return None
+        trace_id, _, request_id = attempt.request.trace
+        return (trace_id, self.tel.server_span(attempt), request_id)
+
+    def goodput(self, start: int, end: int) -> float:
+        offered = sum(self.recorder.offered[start:end])
+        return sum(self.recorder.ok[start:end]) / offered if offered else 1.0
+
+    def finish(self, scenario: Scenario, defended: bool, pattern: str, component: str) -> None:
+        self.sim.run(until=self.seconds + 25.0)
+        if self.tel is not None and self.out is not None:
+            self.tel.close()
+            write_truth(
+                self.out, pattern, component, scenario=scenario.value, defended=defended,
+                wall_start_ns=self.sim.wall_start_ns,
+            )  # fmt: skip
+
+
+# -- cascading failure ----------------------------------------------------------------------
+
+
+def _cascading(defended: bool, seed: int, out: Path | None) -> ScenarioResult:
+    """gateway -> orders -> db. The database slows 40x for 20 s. Without timeouts, orders'
+    workers wait on the database, the gateway's workers wait on orders, and the gateway stops
+    serving even the catalog, which needs neither. With short timeouts, breakers and a
+    fallback, the gateway keeps serving the catalog and degrades orders fast."""
+    run = _Run(seed, 60, out)
+    db = run.service(ServiceSpec("db", 8, Exponential(0.005)))
+    timeout_db, timeout_orders = (0.25, 0.5) if defended else (30.0, 30.0)
+
+    def breaker() -> Any:
+        return _breaker_policy(run.sim.clock) if defended else NoRetries()
+
+    orders_to_db = run.caller(db, name="orders", timeout=timeout_db, policy=breaker())
+
+    def orders_handler(service: Service, attempt: Attempt) -> None:
+        def done(ok: bool, start: float) -> None:
+            service.finish(attempt, Outcome.OK if ok else Outcome.ERROR)
+
+        orders_to_db.call(done, run.child_trace(attempt))
+
+    orders = run.service(ServiceSpec("orders", 16, Constant(0.0)), orders_handler)
+    gw_to_orders = run.caller(orders, name="gateway", timeout=timeout_orders, policy=breaker())
+
+    def gateway_handler(service: Service, attempt: Attempt) -> None:
+        if attempt.caller.name == "users-catalog":
+            run.sim.at(run.sim.now + 0.002, lambda _: service.finish(attempt, Outcome.OK))
+            return
+
+        def done(ok: bool, start: float) -> None:
+            service.finish(attempt, Outcome.OK if ok else Outcome.ERROR)
+
+        gw_to_orders.call(done, run.child_trace(attempt))
+
+    gateway = run.service(ServiceSpec("gateway", 32, Constant(0.0)), gateway_handler)
+    catalog_rec = Recorder(90)
+    catalog = Caller(
+        run.sim, gateway, NoRetries(), timeout=2.0, name="users-catalog",
+        recorder=catalog_rec, tracer=run.tel,
+    )  # fmt: skip
+    OpenLoop(run.sim, [catalog], rate=100.0, start=0.0, stop=60.0, recorder=catalog_rec)
+    run.edge(gateway, name="users-orders", timeout=2.0, rate=100.0)
+
+    def slow(factor: float) -> None:
+        db.slowdown = factor
+        run.log("db", "WARN" if factor > 1 else "INFO", f"storage latency x{factor:g}")
+
+    run.sim.at(15.0, slow, 40.0)
+    run.sim.at(35.0, slow, 1.0)
+    run.every_second(
+        lambda i: {
+            "db_busy": db.busy, "db_queue_depth": len(db.queue),
+            "orders_busy": orders.busy, "orders_queue_depth": len(orders.queue),
+            "gateway_busy": gateway.busy, "gateway_queue_depth": len(gateway.queue),
+        }
+    )  # fmt: skip
+    run.finish(Scenario.CASCADING_FAILURE, defended, "cascading_failure", "db")
+    offered = sum(catalog_rec.offered[18:35])
+    catalog_goodput = sum(catalog_rec.ok[18:35]) / offered if offered else 1.0
+    return ScenarioResult(
+        Scenario.CASCADING_FAILURE, defended, catalog_goodput < 0.5,
+        f"catalog goodput while the database is slow: {catalog_goodput:.0%}",
+        "cascading_failure", "db", {"catalog_goodput_during": round(catalog_goodput, 3)}, out,
+    )  # fmt: skip
+
+
+def _breaker_policy(clock: Any) -> Any:
+    from faultwise.lab._faultwise_policy import breaker_only_policy
+
+    return breaker_only_policy(clock)
+
+
+# -- pool exhaustion ------------------------------------------------------------------------
+
+
+class _Pool:
+    """A bounded connection pool: ``acquire(cb)`` runs ``cb(ok)`` once a connection is free
+    or after ``timeout`` (``ok`` False)."""
+
+    def __init__(self, sim: Sim, size: int, timeout: float) -> None:
+        self.sim = sim
+        self.size = size
+        self.used = 0
+        self.timeout = timeout
+        self.waiting: deque[list[Any]] = deque()
+        self.timeouts = 0
+
+    def acquire(self, cb: Callable[[bool], None]) -> None:
+        if self.used < self.size:
+            self.used += 1
+            cb(True)
+            return
+        entry: list[Any] = [cb, False]
+        self.waiting.append(entry)
+
+        def expire(e: list[Any]) -> None:
+            if not e[1]:
+                e[1] = True
+                self.timeouts += 1
+                e[0](False)
+
+        self.sim.at(self.sim.now + self.timeout, expire, entry)
+
+    def release(self) -> None:
+        while self.waiting:
+            entry = self.waiting.popleft()
+            if not entry[1]:
+                entry[1] = True
+                entry[0](True)
+                return
+        self.used -= 1
+
+
+def _pooled_service(
+    run: _Run,
+    name: str,
+    pool: _Pool,
+    *,
+    leak_on_error: bool,
+    error_rate: float,
+    workers: int = 64,
+    instance: str | None = None,
+    hold: float = 0.02,
+) -> Service:
+    rng = run.sim.rng
+
+    def handler(service: Service, attempt: Attempt) -> None:
+        def got(ok: bool) -> None:
+            if not ok:
+                run.log(
+                    name, "ERROR", "timeout acquiring connection from pool",
+                    pool="db", used=pool.used, max=pool.size, wait_s=pool.timeout,
+                    instance=instance or name,
+                )  # fmt: skip
+                service.finish(attempt, Outcome.ERROR)
+                return
+            failed = rng.random() < error_rate
+
+            def done(_: object) -> None:
+                if failed:
+                    run.log(
+                        name, "ERROR", "payment provider rejected the card",
+                        instance=instance or name,
+                    )  # fmt: skip
+                    if not leak_on_error:
+                        pool.release()
+                    service.finish(attempt, Outcome.ERROR)
+                else:
+                    pool.release()
+                    service.finish(attempt, Outcome.OK)
+
+            run.sim.at(run.sim.now + rng.expovariate(1 / hold), done)
+
+        pool.acquire(got)
+
+    return run.service(ServiceSpec(name, workers, Constant(0.0)), handler)
+
+
+def _pool_exhaustion(defended: bool, seed: int, out: Path | None) -> ScenarioResult:
+    """orders holds a pool of 10 database connections. 1 % of requests take an error path
+    that (without the defense) never returns its connection: the pool drains slowly, then
+    every request waits 1 s for a connection and fails. With the connection released in a
+    ``finally`` (a context manager), nothing leaks."""
+    run = _Run(seed, 90, out)
+    pool = _Pool(run.sim, 10, 1.0)
+    orders = _pooled_service(run, "orders", pool, leak_on_error=not defended, error_rate=0.01)
+    run.edge(orders, name="gateway", timeout=2.0, rate=50.0)
+    run.every_second(
+        lambda i: {
+            "orders_db_client_connection_count_used": pool.used,
+            "orders_db_client_connection_count_idle": pool.size - pool.used,
+            "orders_db_client_connection_max": pool.size,
+            "orders_db_client_connection_pending_requests": len(pool.waiting),
+        }
+    )  # fmt: skip
+    run.finish(Scenario.POOL_EXHAUSTION, defended, "pool_exhaustion", "orders")
+    tail = run.goodput(75, 90)
+    return ScenarioResult(
+        Scenario.POOL_EXHAUSTION, defended, tail < 0.5,
+        f"goodput in the last 15 s: {tail:.0%} (pool timeouts: {pool.timeouts})",
+        "pool_exhaustion", "orders",
+        {"goodput_end": round(tail, 3), "pool_timeouts": pool.timeouts}, out,
+    )  # fmt: skip
+
+
+# -- config drift ---------------------------------------------------------------------------
+
+
+def _config_drift(defended: bool, seed: int, out: Path | None) -> ScenarioResult:
+    """Three payments instances behind a round-robin balancer; one was deployed with a
+    database pool of 2 instead of 20. Under load its requests wait for a connection and fail:
+    a third of payments fail. Defended: the configuration is the same everywhere."""
+    run = _Run(seed, 60, out)
+    sizes = [20, 20, 20 if defended else 2]
+    instances = []
+    for i, size in enumerate(sizes, start=1):
+        pool = _Pool(run.sim, size, 0.5)
+        name = f"payments-{i}"
+        instances.append(
+            (
+                _pooled_service(
+                    run,
+                    "payments",
+                    pool,
+                    leak_on_error=False,
+                    error_rate=0.0,
+                    instance=name,
+                    hold=0.05,
+                ),
+                pool,
+                name,
+            )
+        )
+        if out is not None:
+            conf = out / "configs" / f"{name}.json"
+            conf.parent.mkdir(parents=True, exist_ok=True)
+            conf.write_text(json.dumps(
+                {"service": "payments", "instance": name, "db": {"pool_size": size,
+                 "pool_timeout_s": 0.5}, "http": {"timeout_s": 2.0}}, indent=2))  # fmt: skip
+    turn = [0]
+
+    def balance(service: Service, attempt: Attempt) -> None:
+        target = instances[turn[0] % len(instances)][0]
+        turn[0] += 1
+
+        def done(ok: bool, start: float) -> None:
+            service.finish(attempt, Outcome.OK if ok else Outcome.ERROR)
+
+        callers[target.name + str(id(target))].call(done, run.child_trace(attempt))
+
+    callers = {
+        svc.name + str(id(svc)): run.caller(svc, name="gateway", timeout=2.0)
+        for svc, _, _ in instances
+    }
+    gateway = run.service(ServiceSpec("gateway", 256, Constant(0.0)), balance)
+    run.edge(gateway, name="users", timeout=3.0, rate=240.0)
+    run.every_second(
+        lambda i: {
+            f"{name}_db_client_connection_count_used": pool.used for _, pool, name in instances
+        }
+    )
+    run.finish(Scenario.CONFIG_DRIFT, defended, "config_drift", "payments")
+    goodput = run.goodput(5, 60)
+    return ScenarioResult(
+        Scenario.CONFIG_DRIFT, defended, goodput < 0.9,
+        f"payments goodput: {goodput:.0%}", "config_drift", "payments",
+        {"goodput": round(goodput, 3)}, out,
+    )  # fmt: skip
+
+
+# -- deadlock -------------------------------------------------------------------------------
+
+
+def _deadlock(defended: bool, seed: int, out: Path | None) -> ScenarioResult:  # noqa: PLR0915
+    """orders opens a transaction, locks the stock row of the item, and calls pricing, which
+    updates the same row: pricing waits for orders' lock, orders waits for pricing. Each such
+    request hangs until pricing's call times out (5 s) while holding the row: every order of
+    that item queues behind it. Defended: call pricing first, then lock and write."""
+    run = _Run(seed, 60, out)
+    sim = run.sim
+    locks: dict[str, list[Any]] = {}  # row -> [holder, waiters]
+    stats = {"lock_waits": 0, "deadlocks": 0}
+
+    def lock(row: str, owner: str, cb: Callable[[], None]) -> None:
+        entry = locks.setdefault(row, [None, deque()])
+        if entry[0] is None:
+            entry[0] = owner
+            cb()
+        else:
+            stats["lock_waits"] += 1
+            run.log("db", "WARN", f"process {owner} still waiting for ShareLock on {row}",
+                    holder=entry[0], row=row)  # fmt: skip
+            entry[1].append((owner, cb))
+
+    def unlock(row: str) -> None:
+        entry = locks[row]
+        if entry[1]:
+            entry[0], cb = entry[1].popleft()
+            cb()
+        else:
+            entry[0] = None
+
+    def pricing_handler(service: Service, attempt: Attempt) -> None:
+        owner = f"pricing-{id(attempt)}"
+
+        def release(_: object) -> None:
+            unlock("stock:42")
+            service.finish(attempt, Outcome.OK)
+
+        def locked() -> None:
+            sim.at(sim.now + 0.005, release)
+
+        lock("stock:42", owner, locked)
+
+    pricing = run.service(ServiceSpec("pricing", 64, Constant(0.0)), pricing_handler)
+    to_pricing = run.caller(pricing, name="orders", timeout=5.0)
+
+    def orders_handler(service: Service, attempt: Attempt) -> None:
+        owner = f"orders-{id(attempt)}"
+        trace = run.child_trace(attempt)
+
+        def write_and_commit(ok: bool) -> None:
+            def commit(_: object) -> None:
+                unlock("stock:42")
+                service.finish(attempt, Outcome.OK if ok else Outcome.ERROR)
+
+            sim.at(sim.now + 0.002, commit)
+
+        if defended:  # the call first, then a short transaction
+            to_pricing.call(
+                lambda ok, _: lock("stock:42", owner, lambda: write_and_commit(ok)), trace
+            )
+        else:  # the call inside the transaction, holding the row lock
+
+            def in_tx() -> None:
+                run.log("orders", "INFO", "BEGIN; SELECT ... FOR UPDATE stock:42; calling pricing",
+                        row="stock:42")  # fmt: skip
+
+                def priced(ok: bool, _: float) -> None:
+                    if not ok:
+                        stats["deadlocks"] += 1
+                        run.log("orders", "ERROR",
+                                "pricing call timed out while holding lock on stock:42; rollback",
+                                row="stock:42")  # fmt: skip
+                    write_and_commit(ok)
+
+                to_pricing.call(priced, trace)
+
+            lock("stock:42", owner, in_tx)
+
+    orders = run.service(ServiceSpec("orders", 64, Constant(0.0)), orders_handler)
+    run.edge(orders, name="gateway", timeout=10.0, rate=20.0)
+    run.every_second(lambda i: {"orders_busy": orders.busy, "pricing_busy": pricing.busy})
+    run.finish(Scenario.DEADLOCK, defended, "deadlock", "orders")
+    goodput = run.goodput(2, 60)
+    return ScenarioResult(
+        Scenario.DEADLOCK, defended, goodput < 0.5,
+        f"order goodput: {goodput:.0%} ({stats['deadlocks']} lock cycles broken by timeouts)",
+        "deadlock", "orders", {"goodput": round(goodput, 3), **stats}, out,
+    )  # fmt: skip
+
+
+# -- race -----------------------------------------------------------------------------------
+
+
+def _race(defended: bool, seed: int, out: Path | None) -> ScenarioResult:
+    """inventory reserves one unit per request: it reads the stock, works 20 ms, writes
+    stock - 1. Two instances and 8 workers each interleave on the same row, so updates are
+    lost: more units are sold than the stock went down. Defended: one atomic conditional
+    update (``UPDATE stock SET n = n - 1 WHERE n > 0``)."""
+    run = _Run(seed, 30, out)
+    sim = run.sim
+    state = {"stock": 100_000, "sold": 0, "lost": 0, "version": 0}
+
+    def handler(service: Service, attempt: Attempt) -> None:
+        instance = f"inventory-{attempt.number % 2 + 1}-{id(attempt) % 8}"
+        if defended:
+
+            def atomic(_: object) -> None:
+                state["stock"] -= 1
+                state["sold"] += 1
+                state["version"] += 1
+                service.finish(attempt, Outcome.OK)
+
+            sim.at(sim.now + sim.rng.expovariate(1 / 0.02), atomic)
+            return
+        seen, version = state["stock"], state["version"]
+        run.log("inventory", "INFO", "read stock", key="stock:sku-7", value=seen,
+                version=version, thread=instance)  # fmt: skip
+
+        def write(_: object) -> None:
+            if state["version"] != version:
+                state["lost"] += 1
+            state["stock"] = seen - 1
+            state["version"] += 1
+            state["sold"] += 1
+            run.log("inventory", "INFO", "write stock", key="stock:sku-7", value=seen - 1,
+                    read_version=version, thread=instance)  # fmt: skip
+            service.finish(attempt, Outcome.OK)
+
+        sim.at(sim.now + sim.rng.expovariate(1 / 0.02), write)
+
+    inventory = run.service(ServiceSpec("inventory", 16, Constant(0.0)), handler)
+    run.edge(inventory, name="checkout", timeout=2.0, rate=200.0)
+    run.finish(Scenario.RACE, defended, "race_condition", "inventory")
+    oversold = state["sold"] - (100_000 - state["stock"])
+    return ScenarioResult(
+        Scenario.RACE, defended, oversold > 0,
+        f"units sold beyond the stock decrease (lost updates): {oversold}",
+        "race_condition", "inventory",
+        {"sold": state["sold"], "oversold": oversold, "lost_updates": state["lost"]}, out,
+    )  # fmt: skip
+
+
+# -- silent failure -------------------------------------------------------------------------
+
+
+def _silent_failure(defended: bool, seed: int, out: Path | None) -> ScenarioResult:
+    """A consumer takes messages from a queue, processes each for 50 ms, and crashes midway
+    on 2 % of them (then restarts in 1 s). Acked before processing, the crashed message is
+    gone: nothing logs an error, the producer's count and the processed count drift apart.
+    Acked after processing, the broker redelivers it."""
+    run = _Run(seed, 60, out)
+    sim = run.sim
+    rng = sim.rng
+    queue: deque[int] = deque()
+    state = {"published": 0, "processed": 0, "lost": 0, "redelivered": 0, "busy": False}
+
+    def publish(_: object) -> None:
+        if sim.now >= run.seconds:
+            return
+        state["published"] += 1
+        queue.append(state["published"])
+        run.log("orders", "INFO", "published order.created", message_id=state["published"])
+        consume(None)
+        sim.at(sim.now + rng.expovariate(15.0), publish)
+
+    def consume(_: object) -> None:
+        if state["busy"] or not queue:
+            return
+        state["busy"] = True
+        message = queue.popleft()
+        run.log("consumer", "INFO", "received order.created", message_id=message)
+        if not defended:
+            run.log("consumer", "INFO", "acked", message_id=message)
+        crash = rng.random() < 0.02
+
+        def done(_: object) -> None:
+            if crash:
+                run.log("consumer", "INFO", "consumer process started", restarted=True)
+                if defended:
+                    queue.appendleft(message)
+                    state["redelivered"] += 1
+                else:
+                    state["lost"] += 1
+                sim.at(sim.now + 1.0, restart)
+                return
+            state["processed"] += 1
+            run.log("consumer", "INFO", "processed order.created", message_id=message)
+            if defended:
+                run.log("consumer", "INFO", "acked", message_id=message)
+            state["busy"] = False
+            consume(None)
+
+        sim.at(sim.now + (0.025 if crash else 0.05), done)
+
+    def restart(_: object) -> None:
+        state["busy"] = False
+        consume(None)
+
+    sim.at(0.0, publish)
+    run.every_second(lambda i: {"consumer_queue_depth": len(queue),
+                                "orders_published_total": state["published"],
+                                "consumer_processed_total": state["processed"]})  # fmt: skip
+    run.finish(Scenario.SILENT_FAILURE, defended, "silent_failure", "consumer")
+    return ScenarioResult(
+        Scenario.SILENT_FAILURE, defended, state["lost"] > 0,
+        f"messages lost without an error: {state['lost']} of {state['published']}",
+        "silent_failure", "consumer",
+        {k: float(v) for k, v in state.items() if k != "busy"}, out,
+    )  # fmt: skip
+
+
+# -- retry storm ----------------------------------------------------------------------------
+
+
+def _retry_storm(defended: bool, seed: int, out: Path | None) -> ScenarioResult:
+    from faultwise.lab._storm import PolicyKey, StormSpec, run_storm_sim
+
+    key = PolicyKey.FAULTWISE_FULL if defended else PolicyKey.IMMEDIATE_RETRIES
+    result = run_storm_sim(StormSpec(), key, seed=seed, out=out)
+    s = result.summary
+    recovery = "never" if s.recovery_s is None else f"{s.recovery_s:.0f} s"
+    return ScenarioResult(
+        Scenario.RETRY_STORM, defended, s.recovery_s is None,
+        f"recovery after the trigger: {recovery}; goodput in the last 10 s "
+        f"{s.goodput_after:.0%}; {s.attempts_per_request:.2f} attempts per request",
+        "retry_storm", "backend",
+        {"goodput_during": round(s.goodput_during, 3), "goodput_after": round(s.goodput_after, 3),
+         "attempts_per_request": round(s.attempts_per_request, 3), "p99_s": round(s.p99_s, 4),
+         "recovery_s": -1.0 if s.recovery_s is None else s.recovery_s},
+        out,
+    )  # fmt: skip
+
+
+SCENARIOS: dict[Scenario, Callable[[bool, int, Path | None], ScenarioResult]] = {
+    Scenario.RETRY_STORM: _retry_storm,
+    Scenario.CASCADING_FAILURE: _cascading,
+    Scenario.POOL_EXHAUSTION: _pool_exhaustion,
+    Scenario.CONFIG_DRIFT: _config_drift,
+    Scenario.DEADLOCK: _deadlock,
+    Scenario.RACE: _race,
+    Scenario.SILENT_FAILURE: _silent_failure,
+}
+
+
+def run_scenario_sim(
+    scenario: Scenario, *, defended: bool, seed: int = 1, out: Path | None = None
+) -> ScenarioResult:
+    """Run one scenario in virtual time; telemetry and ``truth.json`` go to ``out``."""
+    return SCENARIOS[scenario](defended, seed, out)
