@@ -87,11 +87,11 @@ def headline(report: DriftReport) -> str:
 
 
 def _label(drift: KeyDrift) -> str:
-    if drift.status is Status.SAME:
-        return "same"
-    if drift.killer is not None:
-        return f"⚠ {drift.killer.value}"
-    return "drift" if drift.status is Status.UNEXPECTED else "expected"
+    killer = drift.killer.value if drift.killer is not None else ""
+    if drift.status is Status.UNEXPECTED:
+        return f"⚠ {killer}" if killer else "drift"
+    label = drift.status.value
+    return f"{label} ({killer})" if killer else label
 
 
 def _cell(drift: KeyDrift, index: int, width: int | None) -> str:
@@ -125,7 +125,10 @@ def markdown(
 
 
 def _md(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("⏎", "<br>").replace("\n", "<br>")
+    escaped = (
+        text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    )
+    return escaped.replace("⏎", "<br>").replace("\n", "<br>")
 
 
 def _rejects_lines(report: DriftReport, show: bool, *, bullet: str) -> list[str]:
