@@ -35,6 +35,9 @@ STAGED = (
 )  # fmt: skip
 _STAGED_LIST = ", ".join(STAGED)
 _DAY_NS = 86_400 * 10**9
+# A line that matches no header but starts like a record of another layout is not a
+# continuation: it stays on its own (and, without a timestamp, is a counted reject).
+_RECORD_START = r"^([0-9<\[{]|(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) )"
 _QUARTER_HOUR_NS = 900 * 10**9
 
 
@@ -192,8 +195,9 @@ def _merged(parsed: str) -> str:
         "SELECT min(n) AS n, arg_min(h, n) AS h, bool_or(ok) AS ok, "
         "string_agg(CASE WHEN ok THEN h.msg ELSE message END, chr(10) ORDER BY n) AS msg_joined, "
         f"arg_min(message, n) AS message, arg_min(raw, n) AS raw, {firsts} "
-        "FROM (SELECT *, CASE WHEN rec = 0 THEN -n ELSE rec END AS grp FROM (SELECT *, "
-        "sum(CASE WHEN ok THEN 1 ELSE 0 END) OVER (ORDER BY n ROWS UNBOUNDED PRECEDING) AS rec "
+        "FROM (SELECT *, CASE WHEN rec = 0 OR (NOT ok AND starts) THEN -n ELSE rec END AS grp "
+        "FROM (SELECT *, sum(CASE WHEN ok THEN 1 ELSE 0 END) OVER (ORDER BY n ROWS UNBOUNDED "
+        f"PRECEDING) AS rec, regexp_matches(message, {quote(_RECORD_START)}) AS starts "
         f"FROM ({parsed}))) GROUP BY grp"
     )
 

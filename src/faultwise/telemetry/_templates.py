@@ -268,3 +268,47 @@ def assign_templates(store: Store) -> int:
     con.execute("DROP TABLE _shape_of")
     con.execute("DROP TABLE _shape_id")
     return len(ids)
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateStat:
+    """One template of a store: how often, when first and last, which services."""
+
+    template_id: int
+    template: str
+    count: int
+    first_ns: int | None
+    last_ns: int | None
+    services: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateReport:
+    templates: tuple[TemplateStat, ...]  # most frequent first
+    assignments: tuple[int, ...]  # the template id of each log record, in input order
+
+
+def template_report(store: Store, *, services: Sequence[str] = ()) -> TemplateReport:
+    """Every template in ``store`` with its counts, and the template of each record in the
+    order the inputs were read (file by file, line by line)."""
+    where, params = "", list(services)
+    if services:
+        where = f"WHERE l.service IN ({', '.join('?' * len(services))})"
+    rows = store.query(
+        "SELECT t.template_id, t.template, count(*), min(l.ts_ns), max(l.ts_ns), "
+        "list(DISTINCT l.service ORDER BY l.service) FILTER (WHERE l.service IS NOT NULL) "
+        f"FROM logs l JOIN templates t USING (template_id) {where} "
+        "GROUP BY ALL ORDER BY 3 DESC, 1",
+        params,
+    )
+    stats = tuple(
+        TemplateStat(int(i), str(t), int(n), first, last, tuple(s or ()))
+        for i, t, n, first, last, s in rows
+    )
+    order = store.query(
+        "SELECT l.template_id FROM logs l LEFT JOIN (SELECT source_file, min(rowid) AS k "
+        f"FROM sources GROUP BY 1) f USING (source_file) {where} "
+        "ORDER BY f.k NULLS LAST, l.source_file, l.source_line",
+        params,
+    )
+    return TemplateReport(stats, tuple(int(r[0]) if r[0] is not None else 0 for r in order))
