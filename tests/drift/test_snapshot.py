@@ -90,3 +90,10 @@ def test_malformed_snapshot_is_an_input_error(tmp_path: Path, text: str) -> None
     with pytest.raises(InputError) as exc:
         load_snapshot(path)
     assert str(exc.value).startswith(str(path))
+
+
+def test_check_can_list_unchanged_keys_too(tmp_path: Path) -> None:
+    prod = env("prod", {"A": "1"})
+    snapshot = load_snapshot(roundtrip(tmp_path, prod))
+    (report,) = check_snapshot(snapshot, [prod], include_same=True)
+    assert [("A", Status.SAME)] == [(k.key, k.status) for k in report.keys]

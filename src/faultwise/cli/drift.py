@@ -133,7 +133,7 @@ def _check(args: argparse.Namespace, sources: list[str], fmt: Any, config: Drift
         raise InputError("give a baseline and sources: faultwise drift check BASELINE SOURCE...")
     snapshot = load_snapshot(Path(sources[0]))
     envs = read_environments(sources[1:], names=args.name, format=fmt)
-    reports = check_snapshot(snapshot, envs, config=config)
+    reports = check_snapshot(snapshot, envs, config=config, include_same=args.show_all)
     titles = [f"{env.name} since {snapshot.created}" for env in envs]
     extra = {"baseline": {"path": sources[0], "created": snapshot.created}}
     _render(args, reports, titles, config, extra=extra)

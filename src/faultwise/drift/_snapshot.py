@@ -64,6 +64,7 @@ def check_snapshot(
     environments: Sequence[Environment],
     *,
     config: DriftConfig | None = None,
+    include_same: bool = False,
 ) -> list[DriftReport]:
     """For each environment, what changed since the snapshot (``name@baseline`` vs ``name``)."""
     config = config or DriftConfig()
@@ -79,7 +80,7 @@ def check_snapshot(
             )
         renamed = Observations(f"{env.name}@baseline", before.values, before.sources, ())
         now = observe(env, snapshot.hasher, policy)
-        reports.append(compare_observed([renamed, now], config=config))
+        reports.append(compare_observed([renamed, now], config=config, include_same=include_same))
     return reports
 
 
