@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# Imported here, once: pytester's in-process runs drop the modules a run imported, and a second
+# copy of the detector's modules would not share its state with the first.
+import faultwise.races._session  # noqa: F401
+
 pytest_plugins = ["pytester"]
 
 EXAMPLES = Path(__file__).parent / "examples"
