@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faultwise.lab._policies import NoRetries
 from faultwise.lab._sim import (
@@ -43,6 +43,9 @@ from faultwise.lab._sim import (
 )
 from faultwise.lab._simtrace import SimTelemetry
 from faultwise.lab._telemetry import write_truth
+
+if TYPE_CHECKING:
+    from faultwise.lab._storm import StormResult
 
 __all__ = ["SCENARIOS", "Scenario", "ScenarioResult", "run_scenario_sim"]
 
@@ -620,18 +623,28 @@ def _retry_storm(defended: bool, seed: int, out: Path | None) -> ScenarioResult:
     from faultwise.lab._storm import PolicyKey, StormSpec, run_storm_sim
 
     key = PolicyKey.FAULTWISE_FULL if defended else PolicyKey.IMMEDIATE_RETRIES
-    result = run_storm_sim(StormSpec(), key, seed=seed, out=out)
+    return storm_scenario_result(run_storm_sim(StormSpec(), key, seed=seed, out=out), out)
+
+
+def storm_scenario_result(result: StormResult, out: Path | None) -> ScenarioResult:
+    """A retry-storm run (sim or live) as a scenario result: the outage is no recovery."""
+    from faultwise.lab._storm import PolicyKey
+
     s = result.summary
     recovery = "never" if s.recovery_s is None else f"{s.recovery_s:.0f} s"
+    metrics = {
+        "goodput_during": round(s.goodput_during, 3),
+        "goodput_after": round(s.goodput_after, 3),
+        "attempts_per_request": round(s.attempts_per_request, 3),
+        "p99_s": round(s.p99_s, 4),
+    }
+    if s.recovery_s is not None:
+        metrics["recovery_s"] = s.recovery_s
     return ScenarioResult(
-        Scenario.RETRY_STORM, defended, s.recovery_s is None,
+        Scenario.RETRY_STORM, result.policy is PolicyKey.FAULTWISE_FULL, s.recovery_s is None,
         f"recovery after the trigger: {recovery}; goodput in the last 10 s "
         f"{s.goodput_after:.0%}; {s.attempts_per_request:.2f} attempts per request",
-        "retry_storm", "backend",
-        {"goodput_during": round(s.goodput_during, 3), "goodput_after": round(s.goodput_after, 3),
-         "attempts_per_request": round(s.attempts_per_request, 3), "p99_s": round(s.p99_s, 4),
-         "recovery_s": -1.0 if s.recovery_s is None else s.recovery_s},
-        out,
+        "retry_storm", "backend", metrics, out,
     )  # fmt: skip
 
 
@@ -643,6 +656,17 @@ SCENARIOS: dict[Scenario, Callable[[bool, int, Path | None], ScenarioResult]] = 
     Scenario.DEADLOCK: _deadlock,
     Scenario.RACE: _race,
     Scenario.SILENT_FAILURE: _silent_failure,
+}
+
+
+SUMMARIES = {
+    Scenario.RETRY_STORM: "a 10 s slowdown that 3 immediate retries turn into an outage that stays",
+    Scenario.CASCADING_FAILURE: "a slow database through orders takes down the whole gateway",
+    Scenario.POOL_EXHAUSTION: "a connection leaked on an error path drains the pool",
+    Scenario.CONFIG_DRIFT: "one of three instances runs with a database pool of 2, not 20",
+    Scenario.DEADLOCK: "a row lock held across a call to a service that needs the same row",
+    Scenario.RACE: "read-modify-write of stock under concurrency loses updates",
+    Scenario.SILENT_FAILURE: "a consumer acks before processing, crashes midway, loses messages",
 }
 
 

@@ -1,0 +1,132 @@
+"""``faultwise lab``: run an outage scenario (sim or live), or serve the fault proxy."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from faultwise.cli._exit import ExitCode
+
+if TYPE_CHECKING:
+    from faultwise.lab._scenarios import ScenarioResult
+
+HELP = "rehearse outages: run a scenario without and with defenses, or serve the fault proxy"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from faultwise.lab._scenarios import Scenario
+
+    sub = parser.add_subparsers(dest="lab_command", metavar="ACTION", required=True)
+    run = sub.add_parser("run", help="run a scenario, without then with its defense")
+    run.add_argument("scenario", choices=[s.value for s in Scenario])
+    run.add_argument("--mode", choices=["sim", "live"], default="sim")
+    run.add_argument(
+        "--only", choices=["without", "with"], help="run one side only (default: both)"
+    )
+    run.add_argument("--out", type=Path, help="write telemetry and truth.json under this dir")
+    run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--json", action="store_true", help="print the result as JSON")
+    sub.add_parser("list", help="list the scenarios")
+    proxy = sub.add_parser("proxy", help="serve the fault proxy (Toxiproxy's HTTP API)")
+    proxy.add_argument("--host", default="127.0.0.1", help="loopback only (default 127.0.0.1)")
+    proxy.add_argument("--port", type=int, default=8474, help="API port (Toxiproxy's: 8474)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.lab_command == "list":
+        return _list()
+    if args.lab_command == "proxy":
+        return _proxy(args)
+    return _run(args)
+
+
+def _list() -> int:
+    from faultwise.cli._output import emit_text
+    from faultwise.lab._scenarios import SUMMARIES
+
+    for scenario, summary in SUMMARIES.items():
+        emit_text(f"{scenario.value:<18} {summary}")
+    return ExitCode.OK
+
+
+def _proxy(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from faultwise._errors import require
+    from faultwise.cli._output import console
+
+    require("uvicorn", "lab")
+    from faultwise.lab._proxy import FaultProxy, ProxyError
+
+    try:
+        console(stderr=True).print(f"fault proxy API on http://{args.host}:{args.port}")
+        asyncio.run(FaultProxy().serve(args.host, args.port))
+    except ProxyError as exc:
+        from faultwise._errors import InputError
+
+        raise InputError(str(exc)) from exc
+    return ExitCode.OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from faultwise._errors import InputError
+    from faultwise.cli._output import console, emit_json
+    from faultwise.lab._diagnose import diagnose_run
+    from faultwise.lab._scenarios import Scenario, run_scenario_sim
+
+    scenario = Scenario(args.scenario)
+    sides = {"without": [False], "with": [True]}.get(args.only, [False, True])
+    if args.mode == "live" and scenario is not Scenario.RETRY_STORM:
+        raise InputError(
+            f"live mode runs retry-storm; {scenario.value} runs in sim mode (--mode sim)"
+        )
+    results: list[ScenarioResult] = []
+    verdicts = []
+    for defended in sides:
+        out = args.out / ("with" if defended else "without") if args.out else None
+        if args.mode == "live":
+            result = _run_live_storm(defended, args.seed, out)
+        else:
+            result = run_scenario_sim(scenario, defended=defended, seed=args.seed, out=out)
+        results.append(result)
+        verdicts.append(diagnose_run(out) if out is not None else None)
+    if args.json:
+        emit_json(
+            {
+                "scenario": scenario.value,
+                "mode": args.mode,
+                "runs": [
+                    {**r.as_json(), "diagnosis": v.as_json() if v else None}
+                    for r, v in zip(results, verdicts, strict=True)
+                ],
+            }
+        )
+    else:
+        term = console()
+        for result, verdict in zip(results, verdicts, strict=True):
+            side = "with defenses   " if result.defended else "without defenses"
+            mark = "[bold red]OUTAGE[/]" if result.outage else "[green]ok[/]"
+            term.print(f"{scenario.value} {side} {mark}  {result.headline}")
+            if verdict is not None:
+                if not verdict.available:
+                    term.print(f"  [dim]diagnosis: {verdict.detail}[/]")
+                else:
+                    found = "found the truth" if verdict.found_truth else "missed the truth"
+                    term.print(f"  diagnosis: {verdict.pattern} @ {verdict.component}: {found}")
+            if result.out is not None:
+                term.print(f"  [dim]telemetry: {result.out}[/]")
+    without = [r for r in results if not r.defended]
+    with_defenses = [r for r in results if r.defended]
+    expected = all(r.outage for r in without) and not any(r.outage for r in with_defenses)
+    return ExitCode.OK if expected else ExitCode.FOUND
+
+
+def _run_live_storm(defended: bool, seed: int, out: Path | None) -> ScenarioResult:
+    from faultwise.lab._demo import DEMO_SPEC
+    from faultwise.lab._live_storm import run_storm_live
+    from faultwise.lab._scenarios import storm_scenario_result
+    from faultwise.lab._storm import PolicyKey
+
+    key = PolicyKey.FAULTWISE_FULL if defended else PolicyKey.IMMEDIATE_RETRIES
+    return storm_scenario_result(run_storm_live(DEMO_SPEC, key, seed=seed, out=out), out)
