@@ -32,6 +32,7 @@ __all__ = ["ProgressHook", "detect_format", "ingest", "load"]
 
 ProgressHook = Callable[[str, int, int], None]  # (source name, files done, files total)
 
+_ID = re.compile(r"^\s*[0-9a-fA-F-]{16,40}\s*$")
 _CSV_HEADER = re.compile(r"^[\w .()%/@:\"-]+([,;\t][\w .()%/@:\"-]+){2,}$")
 
 
@@ -45,6 +46,8 @@ def detect_format(src: Source) -> Format:
     if stripped.startswith("{"):
         return Format.JSONL
     lowered = src.name.lower()
+    if all(_ID.match(line) for line in src.head_lines(200) if line.strip()):
+        return Format.ID_LIST
     if _CSV_HEADER.match(first.strip()) or re.search(r"\.(csv|tsv)(\.gz|\.zst)?$", lowered):
         return _csv_kind(first)
     if is_logfmt(src.head_lines(200)):
@@ -120,7 +123,7 @@ def _read_one(
     store: Store, src: Source, fmt: Format, fields: Mapping[Field, str], spool: Path
 ) -> tuple[SourceReport, tuple[ClockFinding, ...]]:
     service = service_from_file(Path(src.name).name)
-    if fmt is Format.EMPTY:
+    if fmt in (Format.EMPTY, Format.ID_LIST):
         return SourceReport(src.name, fmt, service), ()
     if fmt in _LINE_READERS:
         staged = stage_lines(store.connection, src, spool_dir=spool)

@@ -151,6 +151,7 @@ class Format(StrEnum):
     PROM_TEXT = "prom-text"
     PROM_QUERY_RANGE = "prom-query-range"
     K8S_EVENTS = "k8s-events"
+    ID_LIST = "id-list"  # one bare id per line (an export of trace ids): nothing to read
     EMPTY = "empty"
 
 
