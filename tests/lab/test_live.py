@@ -42,11 +42,15 @@ def test_live_shedding_server_answers_fast_when_overloaded(tmp_path: Path) -> No
     assert result.summary.attempts_per_request <= 1.5
 
 
-def test_cluster_stops_its_processes_even_on_error() -> None:
-    cluster = Cluster(log_dir=None)
-    with pytest.raises(RuntimeError), cluster:
+def _start_then_fail(cluster: Cluster, started: list[object]) -> None:
+    with cluster:
         service = cluster.start("backend", {"workers": 1})
-        process = service.process
-        assert service.port > 0
-        raise RuntimeError("boom")
-    assert process.poll() is not None
+        started.append(service.process)
+        raise RuntimeError(f"boom after starting on port {service.port}")
+
+
+def test_cluster_stops_its_processes_even_on_error() -> None:
+    started: list[object] = []
+    with pytest.raises(RuntimeError, match="boom after starting on port"):
+        _start_then_fail(Cluster(log_dir=None), started)
+    assert [True] == [p.poll() is not None for p in started]  # type: ignore[attr-defined]
