@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Any
 
-from faultwise.lab import POLICIES, StormSpec, run_storm_sim
+from faultwise.lab import POLICIES, PolicyKey, StormSpec, run_storm_sim
 from faultwise.lab._storm import POLICY_LABELS
 
 TARGETS = {"goodput_during": 0.9, "recovery_s": 1.0, "attempts_per_request": 1.1}
@@ -42,6 +42,24 @@ def run_sim(spec: StormSpec, seed: int) -> dict[str, Any]:
     return results
 
 
+def run_scale(key: PolicyKey, seed: int) -> dict[str, Any]:
+    """The simulator's own speed: 10,000 clients, a million requests, no trigger."""
+    spec = StormSpec(
+        rate=20_000.0, workers=500, duration=50.0, trigger_at=1e6, trigger_for=0.0, clients=10_000
+    )
+    started = time.perf_counter()
+    result = run_storm_sim(spec, key, seed=seed)
+    wall = time.perf_counter() - started
+    return {
+        "policy": key.value,
+        "clients": spec.clients,
+        "requests": result.summary.requests,
+        "events": result.events,
+        "wall_s": round(wall, 1),
+        "requests_per_s": round(result.summary.requests / wall),
+    }
+
+
 def run_live(spec: StormSpec, seed: int) -> dict[str, Any]:
     from faultwise.lab._live_storm import run_storm_live_all
 
@@ -50,30 +68,32 @@ def run_live(spec: StormSpec, seed: int) -> dict[str, Any]:
 
 def _fmt(value: Any, spec: str) -> str:
     if value is None:
-        return "never"
+        return "never".rjust(int(spec.split(".", maxsplit=1)[0]))
     return format(value, spec)
 
 
 def table(title: str, results: dict[str, Any]) -> str:
     lines = [
         title,
-        f"| {'policy':<40} | goodput during | recovery s | attempts/req | p99 s |",
-        f"|{'-' * 42}|---------------:|-----------:|-------------:|------:|",
+        f"| {'policy':<18} | goodput during | recovery s | attempts/req | p99 s |",
+        f"|{'-' * 20}|---------------:|-----------:|-------------:|------:|",
     ]
     for key in POLICIES:
         row = results.get(key.value)
-        label = f"{key.value} ({POLICY_LABELS[key]})"
+        label = key.value
         if row is None:
             continue
         if "error" in row:
-            lines.append(f"| {label:<40} | {'unavailable: ' + row['error']} |")
+            lines.append(f"| {label:<18} | {'unavailable: ' + row['error']} |")
             continue
         lines.append(
-            f"| {label:<40} | {_fmt(row['goodput_during'], '14.2f')} "
+            f"| {label:<18} | {_fmt(row['goodput_during'], '14.2f')} "
             f"| {_fmt(row['recovery_s'], '10.1f')} "
             f"| {_fmt(row['attempts_per_request'], '12.2f')} "
             f"| {_fmt(row['p99_s'], '5.2f')} |"
         )
+    lines.append("")
+    lines.extend(f"  {key.value}: {POLICY_LABELS[key]}" for key in POLICIES)
     return "\n".join(lines)
 
 
@@ -84,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter live runs")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", help="also write the JSON here")
+    parser.add_argument(
+        "--scale", action="store_true", help="also time 10,000 clients and 1 M requests in sim"
+    )
     args = parser.parse_args(argv)
 
     spec = StormSpec()
@@ -104,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
             "trigger_for": live_spec.trigger_for,
             "duration": live_spec.duration,
         }
+    if args.scale:
+        out["scale"] = [
+            run_scale(k, args.seed) for k in (PolicyKey.NONE, PolicyKey.FAULTWISE_CLIENT)
+        ]
     if args.json:
         payload = out["sim"] if args.mode == "sim" else out
         if args.mode == "sim":
@@ -130,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
                     f"{s['trigger_for']:.0f} s, {s['duration']:.0f} s per run)",
                     out["live"],
                 )
+            )
+        for row in out.get("scale", []):
+            print(
+                f"\nsim speed ({row['policy']}): {row['clients']:,} clients, "
+                f"{row['requests']:,} requests, {row['events']:,} events in {row['wall_s']} s "
+                f"({row['requests_per_s']:,} requests/s)"
             )
         print()
         print(
