@@ -84,11 +84,12 @@ def test_a_directory_is_one_environment_and_unknown_files_are_reported(tmp_path:
 def test_a_helm_chart_directory_reads_its_values_only(tmp_path: Path) -> None:
     (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: api\nversion: 1.0.0\n")
     (tmp_path / "values.yaml").write_text("replicaCount: 2\n")
+    (tmp_path / "values-prod.yaml").write_text("replicaCount: 6\n")
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "deploy.yaml").write_text("replicas: {{ .Values.replicaCount }}\n")
     env = read_environment(tmp_path)
     assert {"replicaCount": "2"} == {k: e.text for k, e in env.entries.items()}
-    assert 2 == len(env.rejects)
+    assert 3 == len(env.rejects)
 
 
 def test_utf16_and_bom_files_are_text(tmp_path: Path) -> None:

@@ -124,6 +124,12 @@ def _directory_files(root: Path) -> tuple[list[Path], list[Reject]]:
         chart = next((c for c in charts if c in path.parents), None)
         if chart is not None and path.relative_to(chart).parts[0] in _HELM_SKIPPED:
             skipped.append(Reject(str(path), "skipped: part of a Helm chart, not its values"))
+        elif (
+            chart == path.parent
+            and _HELM_VALUES.fullmatch(path.name)
+            and path.name != "values.yaml"
+        ):
+            skipped.append(Reject(str(path), "skipped: a values override; give it as a source"))
         elif path.suffix.lower() in _SUFFIXES or _is_env_name(path.name):
             files.append(path)
         else:
