@@ -109,12 +109,11 @@ class Registry:
 
     def add(self, module: types.ModuleType) -> None:
         g = module.__dict__
-        read, write, rmw, fast_read, nothing, _ = _runtime.global_ops(module)
-        g[MARKER] = (read, write, rmw, fast_read, nothing)
+        g[MARKER] = _runtime.global_ops(module)
         self._bind(g, self.recording)
         self.modules.add(module)
-        if module.__file__:
-            self.files.add(module.__file__)
+        if getattr(module, "__file__", None):
+            self.files.add(str(module.__file__))
 
     def _bind(self, g: dict[str, Any], recording: bool) -> None:
         read, write, rmw, fast_read, nothing = g[MARKER]

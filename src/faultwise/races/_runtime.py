@@ -524,4 +524,4 @@ def global_ops(module: Any) -> tuple[Callable[..., Any], ...]:
     def nothing(n: str) -> None:
         return None
 
-    return read, write, rmw, fast_read, nothing, nothing
+    return read, write, rmw, fast_read, nothing
