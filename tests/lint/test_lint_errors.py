@@ -53,14 +53,13 @@ FLAGGED = [
                 return ledger.balance(account)
             except Exception:
                 return 0
-        def is_up():
+        def fetch_rate(currency):
             try:
-                ping()
-                return True
+                return rates.fetch(currency)
             except Exception as exc:
-                return False
+                return 1.0
         """,
-        [("FW122", 5), ("FW122", 11)],
+        [("FW122", 5), ("FW122", 10)],
         id="default-without-logging",
     ),
 ]
@@ -107,6 +106,35 @@ QUIET = [
             sys.exit(1)
         """,
         id="logged-reraised-used-or-exiting",
+    ),
+    pytest.param(
+        """
+        def port(text):
+            try:
+                return int(text.strip())
+            except Exception:
+                return None
+        def is_up():
+            try:
+                ping()
+                return True
+            except Exception:
+                return False
+        """,
+        id="pure-conversion-and-predicate",
+    ),
+    pytest.param(
+        """
+        try:
+            charge()
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            charge()
+        except:  # pylint: disable=bare-except
+            pass
+        """,
+        id="waived-by-another-linter",
     ),
     pytest.param(
         """

@@ -51,6 +51,8 @@ _TRIVIAL = frozenset(
         "format",
     }
 )
+# Bookkeeping after an ack (events, signals, metrics, traces) is not processing the message.
+_BOOKKEEPING = ("log", "event", "signal", "metric", "stat", "emit", "trace", "print", "warn")
 _END = (ast.Return, ast.Raise, ast.Continue, ast.Break)
 
 
@@ -68,10 +70,18 @@ def _calls(node: ast.AST) -> list[ast.Call]:
         current = stack.pop()
         if isinstance(current, ast.Call):
             found.append(current)
+            if not _is_work(current):
+                continue  # log.info(repr(body)): the arguments belong to the bookkeeping
         for child in ast.iter_child_nodes(current):
             if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
                 stack.append(child)
     return found
+
+
+def _is_work(call: ast.Call) -> bool:
+    name = _call_name(call)
+    lowered = name.lower()
+    return name not in _TRIVIAL and not any(word in lowered for word in _BOOKKEEPING)
 
 
 def _yields(node: ast.AST) -> list[ast.expr]:
@@ -129,9 +139,7 @@ class _Scan:
     def _work(self, node: ast.AST, pending: ast.Call | None) -> ast.Call | None:
         calls = _calls(node)
         if pending is not None and pending not in self.reported:
-            work: list[ast.expr] = [
-                c for c in calls if _call_name(c) not in _TRIVIAL and c not in self.acks
-            ]
+            work: list[ast.expr] = [c for c in calls if _is_work(c) and c not in self.acks]
             work.extend(_yields(node))
             if work:
                 first = min(work, key=lambda n: (n.lineno, n.col_offset))

@@ -1,12 +1,19 @@
 """FW12x: exception handlers that swallow errors.
 
-A handler is fine when it re-raises, logs, uses the exception object, or exits. Broad means
-bare ``except:``, ``Exception`` or ``BaseException`` (alone or in a tuple); narrow handlers
-(``except KeyError: pass``) state an expected case and are never flagged. Two deliberate
-idioms are skipped: a ``try`` whose body only imports (optional dependencies), and
-best-effort cleanup: a ``try`` whose body only closes, cancels or removes something, or any
-handler inside ``__del__``/``__exit__``/``close()``-like methods, where a second error
-would hide the first.
+A handler is fine when it re-raises (also through ``safe_reraise()``-style helpers), logs,
+uses the exception object, or exits. Broad means bare ``except:``, ``Exception`` or
+``BaseException`` (alone or in a tuple); narrow handlers (``except KeyError: pass``) state an
+expected case and are never flagged.
+
+Deliberate idioms that are skipped for FW121/FW122 (a bare ``except:`` is always FW120):
+
+* a ``try`` whose body only imports (optional dependencies);
+* a ``try`` that only computes (``int(text)``, ``json.loads(raw)``, attribute access), where
+  failing is an expected answer rather than a lost error;
+* ``is_*``/``has_*``/``verify*``/``check*`` predicates answering ``False``;
+* best-effort cleanup: a ``try`` whose body only closes, cancels, resets or removes
+  something, or any handler inside ``__del__``/``__exit__``/``close()``-like methods, where
+  a second error would hide the first.
 """
 
 from __future__ import annotations
@@ -19,67 +26,37 @@ __all__ = ["check_try", "is_logging_call", "suppresses_broad"]
 Report = Callable[[str, ast.AST, str], None]
 
 _BROAD = frozenset({"Exception", "BaseException"})
+# A call whose name holds one of these words reports or re-raises the error.
 _LOG_WORDS = (
-    "log",
-    "warn",
-    "print",
-    "report",
-    "error",
-    "exception",
-    "capture",
-    "critical",
-    "fatal",
-    "debug",
-    "info",
-    "notify",
-    "alert",
-    "traceback",
-    "sentry",
-    "write",
-)
-_CLEANUP = frozenset(
+    "log", "warn", "print", "report", "error", "exception", "capture", "critical", "fatal",
+    "debug", "info", "notify", "alert", "traceback", "sentry", "write", "echo", "format_exc",
+    "raise",
+)  # fmt: skip
+_CLEANUP_WORDS = (
+    "close", "release", "shutdown", "terminate", "kill", "cancel", "unlink", "remove",
+    "rmdir", "rmtree", "disconnect", "stop", "join", "unregister", "detach", "cleanup",
+    "dispose", "__exit__", "__aexit__", "removehandler", "reset",
+)  # fmt: skip
+# Calls that compute rather than reach out: a try around only these guards a conversion or
+# a probe (int(text), hash(obj)), whose failure is an expected answer, not a lost error.
+_PURE = frozenset(
     {
-        "close",
-        "aclose",
-        "release",
-        "shutdown",
-        "terminate",
-        "kill",
-        "cancel",
-        "unlink",
-        "remove",
-        "rmdir",
-        "rmtree",
-        "disconnect",
-        "stop",
-        "join",
-        "unregister",
-        "detach",
-        "cleanup",
-        "dispose",
-        "__exit__",
-        "__aexit__",
-        "wait_closed",
-        "removeHandler",
+        "int", "float", "str", "bytes", "bool", "complex", "hash", "len", "repr", "getattr",
+        "hasattr", "isinstance", "issubclass", "type", "iter", "next", "ord", "chr", "divmod",
+        "round", "abs", "min", "max", "sorted", "tuple", "list", "dict", "set", "frozenset",
+        "format", "decode", "encode", "split", "strip", "lower", "upper", "startswith",
+        "endswith", "index", "find", "replace", "keys", "values", "items", "append", "extend",
+        "add", "loads", "literal_eval", "fromisoformat", "strptime",
     }
-)
+)  # fmt: skip
+_PREDICATE = (
+    "is_", "has_", "can_", "should_", "supports_", "verify", "check", "ping",
+    "_is_", "_has_", "_can_",
+)  # fmt: skip
 _CLEANUP_FUNCTIONS = frozenset(
-    {
-        "__del__",
-        "__exit__",
-        "__aexit__",
-        "close",
-        "aclose",
-        "cleanup",
-        "shutdown",
-        "dispose",
-        "teardown",
-        "tearDown",
-        "terminate",
-        "_cleanup",
-        "_close",
-    }
-)
+    {"__del__", "__exit__", "__aexit__", "close", "aclose", "cleanup", "shutdown", "dispose",
+     "teardown", "tearDown", "terminate", "_cleanup", "_close"}
+)  # fmt: skip
 _EXITS = frozenset({"exit", "_exit", "abort", "fail", "skip", "xfail"})
 
 
@@ -146,9 +123,27 @@ def _cleanup(body: list[ast.stmt]) -> bool:
         value = stmt.value if isinstance(stmt, ast.Expr) else None
         if isinstance(value, ast.Await):
             value = value.value
-        if not (isinstance(value, ast.Call) and _call_name(value) in _CLEANUP):
+        if not isinstance(value, ast.Call):
+            return False
+        name = _call_name(value).lower()
+        if not any(word in name for word in _CLEANUP_WORDS):
             return False
     return True
+
+
+def _pure(body: list[ast.stmt]) -> bool:
+    """The guarded code only computes: no call leaves the process or runs foreign code."""
+    return all(
+        _call_name(n) in _PURE for n in _walk_local(body) if isinstance(n, ast.Call)
+    ) and not any(isinstance(n, ast.Await | ast.Yield | ast.YieldFrom) for n in _walk_local(body))
+
+
+def _answers_no(handler: ast.ExceptHandler, function_name: str) -> bool:
+    """``def is_valid(...)``: returning False on error is the function's contract."""
+    return function_name.startswith(_PREDICATE) and all(
+        isinstance(s, ast.Return) and isinstance(s.value, ast.Constant) and s.value.value is False
+        for s in handler.body
+    )
 
 
 def check_try(node: ast.Try | ast.TryStar, function_name: str, report: Report) -> None:
@@ -156,11 +151,14 @@ def check_try(node: ast.Try | ast.TryStar, function_name: str, report: Report) -
         return
     if all(isinstance(s, ast.Import | ast.ImportFrom) for s in node.body) or _cleanup(node.body):
         return
+    pure = _pure(node.body)
     for handler in node.handlers:
         if not _broad(handler.type) or _handled(handler):
             continue
         if handler.type is None:
             report("FW120", handler, "bare except: swallows every exception")
+        elif pure or _answers_no(handler, function_name):
+            continue
         elif _silent(handler.body):
             what = ast.unparse(handler.type)
             action = (

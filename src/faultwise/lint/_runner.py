@@ -48,6 +48,16 @@ _FILE_NOQA = re.compile(
     r"^\s*#\s*faultwise:\s*noqa(?::\s*(?P<codes>[A-Z]+\d+(?:[\s,]+[A-Z]+\d+)*))?", re.I | re.M
 )
 _CODE = re.compile(r"[A-Z]+\d+", re.I)
+# Another linter's waiver of the same pattern on the same line: the decision was made.
+_PEER_WAIVERS = {
+    "FW120": re.compile(r"noqa:.*\b(E722|B001|BLE001)\b|pylint:.*(bare-except|W0702)|nosec", re.I),
+    "FW121": re.compile(
+        r"noqa:.*\b(BLE001|S110|S112|SIM105)\b|pylint:.*(broad-except|broad-exception-caught|"
+        r"W0703|W0718)|nosec",
+        re.I,
+    ),
+}
+_PEER_WAIVERS["FW122"] = _PEER_WAIVERS["FW121"]
 
 
 @contextmanager
@@ -109,10 +119,8 @@ def lint_source(
     if not enabled:
         return result
     try:
-        with _gc_paused():
-            tree = ast.parse(text, filename=path)
-            checker = Checker(enabled, views_module=os.path.basename(path) == "views.py")
-            hits = checker.run(tree)
+        with _gc_paused():  # the tree must be freed before the collector resumes
+            hits = _check(text, path, enabled)
     except SyntaxError as exc:
         result.errors.append(
             FileError(
@@ -133,6 +141,11 @@ def lint_source(
     if hits:
         _collect(result, hits, text, path)
     return result
+
+
+def _check(text: str, path: str, enabled: frozenset[str]) -> list[Hit]:
+    tree = ast.parse(text, filename=path)
+    return Checker(enabled, views_module=os.path.basename(path) == "views.py").run(tree)
 
 
 def _collect(result: LintResult, hits: list[Hit], text: str, path: str) -> None:
@@ -179,8 +192,11 @@ def _file_noqa(text: str) -> frozenset[str] | None:
 
 
 def _suppressed(lines: list[str], line: int, rule_id: str) -> bool:
-    if not 0 < line <= len(lines) or "noqa" not in lines[line - 1].lower():
+    if not 0 < line <= len(lines) or "#" not in lines[line - 1]:
         return False
+    waiver = _PEER_WAIVERS.get(rule_id)
+    if waiver is not None and waiver.search(lines[line - 1]):
+        return True
     match = _NOQA.search(lines[line - 1])
     if match is None:
         return False
