@@ -1,0 +1,110 @@
+"""Timeout: bound a call's time, and give everything inside it the same deadline.
+
+An asyncio call is cancelled when its time is up. A synchronous call cannot be interrupted
+from outside in Python (Polly calls this "optimistic" timeout and says the same): the timeout
+sets the deadline contextvar so the call and everything it runs (nested policies, retries,
+waits, :func:`deadline_to_headers` on outgoing HTTP calls) can see the remaining time, and if
+the call still overruns, its late result is discarded and :class:`TimeoutExceeded` is raised
+when it returns, so sync and async callers see the same contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from faultwise._clock import SYSTEM_CLOCK, Clock
+from faultwise.resilience._base import Event, Next, ResilienceError, Strategy
+from faultwise.resilience._deadline import Deadline, _current, tighter
+
+__all__ = ["TimedOut", "Timeout", "TimeoutConfig", "TimeoutExceeded"]
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutConfig:
+    """``seconds``: the most one call through the strategy may take.
+
+    No default: it depends on the call (anchors: resilience4j's time limiter 1 s, Polly 30 s,
+    Envoy's route timeout 15 s).
+    """
+
+    seconds: float
+
+    def __post_init__(self) -> None:
+        if not (self.seconds > 0 and math.isfinite(self.seconds)):
+            raise ValueError(f"timeout must be a positive number of seconds, got {self.seconds!r}")
+
+
+class Timeout(Strategy):
+    """Bound a call to ``seconds`` (or less, when an outer deadline is sooner).
+
+    >>> from faultwise.resilience import Policy, Timeout
+    >>> policy = Policy(Timeout(2.0))
+    """
+
+    __slots__ = ("_clock", "config", "seconds")
+    kind: ClassVar[str] = "timeout"
+
+    def __init__(self, seconds: float, *, name: str | None = None, clock: Clock = SYSTEM_CLOCK):
+        super().__init__(name)
+        self.config = TimeoutConfig(seconds)
+        self.seconds = seconds
+        self._clock = clock
+
+    def _start(self) -> tuple[float, Deadline]:
+        start = self._clock.now()
+        deadline = tighter(self.seconds, self._clock)
+        if deadline.at <= start:  # never start work that cannot finish in time
+            raise self._expired(start, deadline, start)
+        return start, deadline
+
+    def _expired(self, start: float, deadline: Deadline, now: float) -> TimeoutExceeded:
+        limit = deadline.at - start
+        self._emit(TimedOut(self.name, max(limit, 0.0), now - start))
+        return TimeoutExceeded(self.name, max(limit, 0.0))
+
+    def _run(self, next: Next, args: Any, kwargs: dict[str, Any]) -> Any:
+        start, deadline = self._start()
+        token = _current.set(deadline)
+        try:
+            result = next(args, kwargs)
+        finally:
+            _current.reset(token)
+        now = self._clock.now()
+        if now > deadline.at:
+            raise self._expired(start, deadline, now)
+        return result
+
+    async def _run_async(self, next: Next, args: Any, kwargs: dict[str, Any]) -> Any:
+        start, deadline = self._start()
+        token = _current.set(deadline)
+        try:
+            async with asyncio.timeout(deadline.at - start) as scope:
+                return await next(args, kwargs)
+        except TimeoutError:
+            if not scope.expired():
+                raise  # the call's own TimeoutError, not ours
+            raise self._expired(start, deadline, self._clock.now()) from None
+        finally:
+            _current.reset(token)
+
+
+class TimeoutExceeded(ResilienceError, TimeoutError):
+    """A call took longer than its timeout or deadline. Also a builtin :class:`TimeoutError`."""
+
+    def __init__(self, strategy: str, timeout: float) -> None:
+        super().__init__(f"{strategy}: call exceeded its time limit of {timeout:.3f} s")
+        self.strategy = strategy
+        self.timeout = timeout
+
+
+@dataclass(frozen=True, slots=True)
+class TimedOut(Event):
+    """A call ran out of time (``timeout``: the limit applied; ``elapsed``: time spent)."""
+
+    kind: ClassVar[str] = "timeout"
+    event: ClassVar[str] = "timed_out"
+    timeout: float
+    elapsed: float
