@@ -73,7 +73,7 @@ def test_spans_only_stop_at_the_failed_span() -> None:
             parent_span_id="root",
             service="inventory",
             status=SpanStatus.ERROR,
-        ),  # fmt: skip
+        ),
     ]
     with _store(spans) as store:
         result = follow(store, "t")

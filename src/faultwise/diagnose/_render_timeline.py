@@ -23,8 +23,18 @@ SEVERITY_STYLE = {
     Severity.ERROR: "bold red",
     Severity.FATAL: "bold white on red",
 }
-_SERVICE_COLOURS = ("cyan", "magenta", "green", "blue", "bright_cyan", "bright_magenta",
-                    "bright_green", "bright_blue", "dark_orange", "purple")  # fmt: skip
+_SERVICE_COLOURS = (
+    "cyan",
+    "magenta",
+    "green",
+    "blue",
+    "bright_cyan",
+    "bright_magenta",
+    "bright_green",
+    "bright_blue",
+    "dark_orange",
+    "purple",
+)
 _MARKER_STYLE = {
     MarkerKind.FIRST_ERROR: "bold red",
     MarkerKind.NEW_TEMPLATE: "bold yellow",
@@ -106,9 +116,11 @@ def timeline_text(timeline: Timeline, out: Console) -> None:
             style = _MARKER_STYLE[item.kind]
             label = item.kind.value.replace("_", " ")
             table.add_row(
-                f"[{style}]{_clock(ts)}[/]", service, f"[{style}]▶ {label}[/]",
+                f"[{style}]{_clock(ts)}[/]",
+                service,
+                f"[{style}]▶ {label}[/]",
                 f"[{style}]{escape(item.text.split(chr(10), 1)[0][:300])}[/]",
-            )  # fmt: skip
+            )
             continue
         style = SEVERITY_STYLE[item.severity] or "default"
         text = escape(item.message.split("\n", 1)[0])

@@ -93,9 +93,13 @@ def trace_text(result: TraceResult, out: Console) -> None:
         start = min(s.start_ns for s in result.spans)
         total = max(s.end_ns for s in result.spans) - start
         table = Table(box=None, header_style="bold", pad_edge=False)
-        for name, kw in (("span", {"overflow": "ellipsis", "no_wrap": True, "max_width": 60}),
-                         ("service", {"no_wrap": True}), ("duration", {"justify": "right"}),
-                         ("self", {"justify": "right"}), ("", {"no_wrap": True})):  # fmt: skip
+        for name, kw in (
+            ("span", {"overflow": "ellipsis", "no_wrap": True, "max_width": 60}),
+            ("service", {"no_wrap": True}),
+            ("duration", {"justify": "right"}),
+            ("self", {"justify": "right"}),
+            ("", {"no_wrap": True}),
+        ):
             table.add_column(name, **kw)
         for s in result.spans:
             mark = "[bold red]✗[/] " if s.status is SpanStatus.ERROR else ""

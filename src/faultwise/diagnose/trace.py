@@ -176,11 +176,18 @@ def _spans(store: Store, trace_id: str) -> tuple[SpanNode, ...]:
         covered = _covered(start, end, [(int(k[6]), int(k[7])) for k in kids])  # type: ignore[call-overload]
         out.append(
             SpanNode(
-                span_id, row[1] if row[1] else None, row[2], str(row[3] or ""),  # type: ignore[arg-type]
-                SpanKind(int(row[4] or 0)), SpanStatus(int(row[5] or 0)),  # type: ignore[call-overload]
-                start, end, max(0, end - start - covered), depth,
+                span_id,
+                row[1] if row[1] else None,
+                row[2],
+                str(row[3] or ""),  # type: ignore[arg-type]
+                SpanKind(int(row[4] or 0)),
+                SpanStatus(int(row[5] or 0)),  # type: ignore[call-overload]
+                start,
+                end,
+                max(0, end - start - covered),
+                depth,
             )
-        )  # fmt: skip
+        )
         for kid in kids:
             walk(kid, depth + 1)
 

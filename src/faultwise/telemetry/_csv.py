@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import count
 
+from faultwise._errors import InputError
 from faultwise.telemetry._fields import FIELDS, SPAN_FIELDS, Field, SpanField
 from faultwise.telemetry._logsql import LogsResult, finish_logs, quote
 from faultwise.telemetry._model import Format, Reject
@@ -22,9 +23,18 @@ from faultwise.telemetry._source import KEEP_REJECTS, Source
 from faultwise.telemetry._store import Store
 from faultwise.telemetry._timestamps import TsForm, detect_form, ts_sql
 
-__all__ = ["CsvTable", "classify_csv", "open_csv", "read_csv_logs", "read_csv_spans"]
+__all__ = [
+    "CsvTable",
+    "classify_csv",
+    "metric_name",
+    "open_csv",
+    "read_csv_logs",
+    "read_csv_metrics",
+    "read_csv_spans",
+]
 
 _ids = count(1)
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^(NaN|nan|[-+]?Inf|inf)$")
 _NULL_PARENTS = "('', 'root', '0', '0000000000000000', 'null', 'none', 'nil')"
 
 
@@ -118,8 +128,14 @@ def _epoch_unit(column: str) -> int | None:
 
 def _duration_unit_ns(column: str) -> int:
     name = column.lower()
-    for suffix, ns in (("ns", 1), ("nano", 1), ("us", 1_000), ("micro", 1_000), ("ms", 1_000_000),
-                       ("milli", 1_000_000)):  # fmt: skip
+    for suffix, ns in (
+        ("ns", 1),
+        ("nano", 1),
+        ("us", 1_000),
+        ("micro", 1_000),
+        ("ms", 1_000_000),
+        ("milli", 1_000_000),
+    ):
         if name.endswith(suffix) or f"({suffix})" in name:
             return ns
     if name.endswith(("_s", "(s)", "seconds")):
@@ -281,3 +297,89 @@ def read_csv_logs(
     return LogsResult(
         result.inserted, result.rejected + csv.rejected, rejects, result.clock, result.layers
     )
+
+
+def metric_name(column: str) -> str:
+    """A Prometheus-style name: ``CpuUsageRate(%)`` -> ``cpu_usage_rate_percent``."""
+    units = {
+        "%": "percent",
+        "s": "seconds",
+        "ms": "milliseconds",
+        "mi": "mebibytes",
+        "m": "millicores",
+        "ops": "ops",
+    }
+    base, _, unit = column.partition("(")
+    unit = unit.rstrip(")").strip().lower()
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", base.strip())
+    snake = re.sub(r"[^a-zA-Z0-9_]+", "_", snake).strip("_").lower()
+    return f"{snake}_{units.get(unit, unit)}".strip("_") if unit else snake
+
+
+def read_csv_metrics(
+    store: Store, src: Source, csv: CsvTable, *, default_service: str | None
+) -> tuple[int, int, tuple[Reject, ...]]:
+    """A time column plus value columns: one row per pod (labels in text columns) or a wide
+    table whose columns are ``<service>_<metric>``. Returns (samples, rejected, rejects)."""
+    ts_col = csv.find((*FIELDS[Field.TS], "time", "date"))
+    if ts_col is None:
+        raise InputError("a metrics table needs a time column", source=src.name)
+    numeric, text = [], []
+    for column in csv.columns:
+        if column == ts_col:
+            continue
+        values = _sample(store, csv.table, column, 50)
+        is_number = all(_NUMBER.match(v.strip()) for v in values if v.strip())
+        if is_number:
+            numeric.append(column)
+        elif detect_form(values) is None:  # a second time column is not a label
+            text.append(column)
+    if not numeric:
+        raise InputError("a metrics table needs at least one numeric column", source=src.name)
+    pod_col = csv.find(SPAN_FIELDS[SpanField.POD], set()) if text else None
+    service_col = csv.find(SPAN_FIELDS[SpanField.SERVICE], set()) if text else None
+    pod = ident(pod_col) if pod_col in text else "NULL"
+    svc = ident(service_col) if service_col in text else "NULL"
+    items = []
+    for column in numeric:
+        prefix, sep, rest = column.partition("_")
+        wide = not text and sep and rest
+        series_service = quote(prefix) if wide else None
+        name = metric_name(rest if wide else column)
+        items.append(
+            f"{{'metric': {quote(name)}, 'svc': {series_service or 'NULL'}, "
+            f"'value': TRY_CAST({ident(column)} AS DOUBLE)}}"
+        )
+    ts = ts_sql(ident(ts_col), detect_form(_sample(store, csv.table, ts_col)), day=src.day)
+    service = (
+        f"coalesce(u.svc, nullif({svc}, ''), nullif(regexp_replace({pod}, "
+        f"'{POD_SUFFIX_SQL}', ''), ''), {quote(default_service) if default_service else 'NULL'})"
+    )
+    labels = [c for c in text if c not in (pod_col, service_col)]
+    label_sql = (
+        "CAST(json_object(" + ", ".join(f"{quote(c)}, {ident(c)}" for c in labels) + ") AS VARCHAR)"
+        if labels
+        else "NULL"
+    )
+    con = store.connection
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _samples_staged AS SELECT _n, ts_ns, "
+        f"{service} AS service, {pod} AS instance, u.metric AS metric, {label_sql} AS labels, "
+        f"u.value AS value FROM (SELECT *, {ts} AS ts_ns, unnest([{', '.join(items)}]) AS u "
+        f"FROM {csv.table})"
+    )
+    ok = "ts_ns IS NOT NULL AND value IS NOT NULL AND NOT isnan(value)"
+    con.execute(
+        "INSERT INTO samples SELECT ts_ns, service, instance, metric, labels, value "
+        f"FROM _samples_staged WHERE {ok} ORDER BY _n"
+    )
+    inserted = int(con.execute(f"SELECT count(*) FROM _samples_staged WHERE {ok}").fetchone()[0])  # type: ignore[index]
+    bad_rows = con.execute(
+        "SELECT DISTINCT _n FROM _samples_staged WHERE ts_ns IS NULL ORDER BY _n"
+    ).fetchall()
+    con.execute("DROP TABLE _samples_staged")
+    con.execute(f"DROP TABLE {csv.table}")
+    rejects = csv.rejects + tuple(
+        Reject(src.name, int(n), "no readable time", "") for (n,) in bad_rows[:KEEP_REJECTS]
+    )
+    return inserted, len(bad_rows) + csv.rejected, rejects[:KEEP_REJECTS]

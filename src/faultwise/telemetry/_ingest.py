@@ -17,7 +17,14 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from faultwise._errors import InputError
-from faultwise.telemetry._csv import classify_csv, open_csv, read_csv_logs, read_csv_spans
+from faultwise.telemetry._csv import (
+    classify_csv,
+    open_csv,
+    read_csv_logs,
+    read_csv_metrics,
+    read_csv_spans,
+)
+from faultwise.telemetry._documents import DOCUMENT_FORMATS, read_document, sniff_document
 from faultwise.telemetry._fields import Field, parse_mapping
 from faultwise.telemetry._jsonl import parse_json_objects, read_json_lines
 from faultwise.telemetry._logfmt import is_logfmt, logfmt_json_sql, parse_logfmt
@@ -27,6 +34,7 @@ from faultwise.telemetry._services import service_from_file
 from faultwise.telemetry._source import KEEP_REJECTS, Source, iter_sources, stage_lines
 from faultwise.telemetry._store import Store
 from faultwise.telemetry._templates import assign_templates
+from faultwise.telemetry._text import detect_header
 
 __all__ = ["ProgressHook", "detect_format", "ingest", "load"]
 
@@ -43,12 +51,21 @@ def detect_format(src: Source) -> Format:
     if not stripped:
         return Format.EMPTY
     first = stripped.splitlines()[0] if stripped else ""
+    document = sniff_document(text)
+    if document is not None:
+        return document
     if stripped.startswith("{"):
         return Format.JSONL
     lowered = src.name.lower()
     if all(_ID.match(line) for line in src.head_lines(200) if line.strip()):
         return Format.ID_LIST
-    if _CSV_HEADER.match(first.strip()) or re.search(r"\.(csv|tsv)(\.gz|\.zst)?$", lowered):
+    if re.search(r"\.(csv|tsv)(\.gz|\.zst)?$", lowered):
+        return _csv_kind(first)
+    lines = src.head_lines(200)
+    layout = detect_header(lines, min_share=0.5)
+    if layout is not None and "ts" in layout.header.groups:
+        return Format.TEXT
+    if _CSV_HEADER.match(first.strip()):
         return _csv_kind(first)
     if is_logfmt(src.head_lines(200)):
         return Format.LOGFMT
@@ -133,6 +150,27 @@ def _read_one(
             store.execute(f"DROP TABLE IF EXISTS {staged.table}")
         rejects = (staged.rejects + result.rejects)[:KEEP_REJECTS]
         rejected = result.rejected + staged.rejected
+    elif fmt in DOCUMENT_FORMATS:
+        rows = read_document(src, fmt, mtime_ns=src.mtime_ns)
+        counts = {table: store.insert(table, items) for table, items in rows.by_table().items()}
+        report = SourceReport(
+            src.name,
+            fmt,
+            service,
+            {t: n for t, n in counts.items() if n},
+            rows.rejected,
+            tuple(rows.rejects),
+        )
+        return report, ()
+    elif fmt is Format.CSV_METRICS:
+        csv = open_csv(store, src)
+        inserted, rejected, metric_rejects = read_csv_metrics(
+            store, src, csv, default_service=service
+        )
+        report = SourceReport(
+            src.name, fmt, service, {Table.SAMPLES: inserted}, rejected, metric_rejects
+        )
+        return report, ()
     elif fmt in (Format.CSV_SPANS, Format.CSV_LOGS):
         csv = open_csv(store, src)
         if fmt is Format.CSV_SPANS:
@@ -146,9 +184,14 @@ def _read_one(
     else:
         raise InputError(f"the {fmt.value} format is not readable yet", source=src.name)
     report = SourceReport(
-        src.name, fmt, service, {Table.LOGS: result.inserted}, rejected, rejects,
+        src.name,
+        fmt,
+        service,
+        {Table.LOGS: result.inserted},
+        rejected,
+        rejects,
         " > ".join(result.layers),
-    )  # fmt: skip
+    )
     return report, result.clock
 
 

@@ -42,8 +42,12 @@ def parse_json_objects(lines: Iterable[str]) -> list[dict[str, Any]]:
     return records
 
 
-def _flatten(record: Mapping[str, Any], prefix: tuple[str, ...], out: dict[str, tuple[str, ...]],
-             kinds: dict[str, set[str]]) -> None:  # fmt: skip
+def _flatten(
+    record: Mapping[str, Any],
+    prefix: tuple[str, ...],
+    out: dict[str, tuple[str, ...]],
+    kinds: dict[str, set[str]],
+) -> None:
     for key, value in record.items():
         path = (*prefix, str(key))
         dotted = ".".join(path)
@@ -120,7 +124,8 @@ def staged_json_sql(lines: str, plan: JsonPlan) -> str:
         return ex.get(field, "NULL")
 
     return (
-        f"SELECT n, {col(Field.TS)} AS raw_ts, {col(Field.MESSAGE)} AS message, "
+        f"SELECT n, {col(Field.TS)} AS raw_ts, "
+        f"rtrim({col(Field.MESSAGE)}, chr(10) || chr(13)) AS message, "
         f"{col(Field.SEVERITY)} AS sev_text, {col(Field.SEVERITY_NUMBER)} AS sev_num, "
         f"{col(Field.SERVICE)} AS service, {col(Field.POD)} AS pod, "
         f"{col(Field.INSTANCE)} AS instance, {col(Field.TRACE_ID)} AS trace_id, "

@@ -30,9 +30,22 @@ from faultwise.telemetry._timestamps import TsForm, ts_sql
 __all__ = ["STAGED", "LogsResult", "finish_logs", "quote", "severity_sql", "staged_select"]
 
 STAGED = (
-    "n", "raw_ts", "message", "sev_text", "sev_num", "service", "pod", "instance",
-    "trace_id", "span_id", "request_id", "thread", "attrs", "reject", "raw",
-)  # fmt: skip
+    "n",
+    "raw_ts",
+    "message",
+    "sev_text",
+    "sev_num",
+    "service",
+    "pod",
+    "instance",
+    "trace_id",
+    "span_id",
+    "request_id",
+    "thread",
+    "attrs",
+    "reject",
+    "raw",
+)
 _STAGED_LIST = ", ".join(STAGED)
 _DAY_NS = 86_400 * 10**9
 # A line that matches no header but starts like a record of another layout is not a
@@ -105,11 +118,17 @@ def _unwrap_json(sql: str, sample: list[str]) -> _Layer | None:
         return None
     listing, ex = plan.extract_sql("message")
     fill = {
-        "raw_ts": Field.TS, "sev_text": Field.SEVERITY, "sev_num": Field.SEVERITY_NUMBER,
-        "service": Field.SERVICE, "pod": Field.POD, "instance": Field.INSTANCE,
-        "trace_id": Field.TRACE_ID, "span_id": Field.SPAN_ID, "request_id": Field.REQUEST_ID,
+        "raw_ts": Field.TS,
+        "sev_text": Field.SEVERITY,
+        "sev_num": Field.SEVERITY_NUMBER,
+        "service": Field.SERVICE,
+        "pod": Field.POD,
+        "instance": Field.INSTANCE,
+        "trace_id": Field.TRACE_ID,
+        "span_id": Field.SPAN_ID,
+        "request_id": Field.REQUEST_ID,
         "thread": Field.THREAD,
-    }  # fmt: skip
+    }
     cols = []
     for name in STAGED:
         if name == "message":
@@ -143,8 +162,9 @@ def _severity_words_sql(h: str, header: HeaderMatch) -> str:
     return "NULL"
 
 
-def _unwrap_header(sql: str, sample: list[str], *, has_ts: bool, merge: bool,
-                   min_share: float) -> _Layer | None:  # fmt: skip
+def _unwrap_header(
+    sql: str, sample: list[str], *, has_ts: bool, merge: bool, min_share: float
+) -> _Layer | None:
     found = detect_header(sample, min_share=min_share)
     if found is None:
         return None

@@ -55,6 +55,7 @@ class Source:
     head: bytes  # the first HEAD_BYTES of the decompressed content
     head_complete: bool  # the whole content fits in head
     day: str  # YYYY-MM-DD of the file's mtime: completes times without a year or date
+    mtime_ns: int  # when a snapshot without its own times was taken
 
     @property
     def head_text(self) -> str:
@@ -123,8 +124,9 @@ def _read_head(path: Path, compression: str) -> tuple[bytes, bool]:
 def _source(path: Path, name: str) -> Source:
     compression = _compression(path)
     head, complete = _read_head(path, compression)
-    day = time.strftime("%Y-%m-%d", time.gmtime(path.stat().st_mtime))
-    return Source(path, name, compression, head, complete, day)
+    mtime_ns = path.stat().st_mtime_ns
+    day = time.strftime("%Y-%m-%d", time.gmtime(mtime_ns // 10**9))
+    return Source(path, name, compression, head, complete, day, mtime_ns)
 
 
 def iter_sources(paths: list[str], *, spool_dir: Path) -> Iterator[Source]:

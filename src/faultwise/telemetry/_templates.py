@@ -190,9 +190,13 @@ def _split(
             parts[toks[j][pos]].append(j)
         for part in parts.values():
             _split(
-                part, fixed | {pos}, toks=toks, weight=weight, template_of=template_of,
+                part,
+                fixed | {pos},
+                toks=toks,
+                weight=weight,
+                template_of=template_of,
                 depth=depth + 1,
-            )  # fmt: skip
+            )
         return
     template = list(toks[group[0]])
     for j in group[1:]:

@@ -129,7 +129,7 @@ def parse_timestamp(value: object, *, day: str | None = None) -> int | None:
         return _epoch_ns(value)
     text = str(value).strip()
     if _NUMERIC.match(text):
-        return int(text) if abs(float(text)) >= 1e17 else _epoch_ns(float(text))
+        return _epoch_ns(int(text) if text.lstrip("-").isdigit() else float(text))
     day = day or datetime.now(UTC).strftime("%Y-%m-%d")
     if _SLASH.match(text):
         text = text.replace("/", "-")
@@ -160,10 +160,15 @@ def parse_timestamp(value: object, *, day: str | None = None) -> int | None:
 
 def _epoch_ns(v: float) -> int:
     magnitude = abs(v)
-    if magnitude < 1e11:
-        return round(v * 1e9)
-    if magnitude < 1e14:
-        return round(v * 1e6)
-    if magnitude < 1e17:
-        return round(v * 1e3)
-    return int(v)
+    factor = (
+        10**9
+        if magnitude < 1e11
+        else 10**6
+        if magnitude < 1e14
+        else 1000
+        if magnitude < 1e17
+        else 1
+    )
+    if isinstance(v, int):  # exact: no float rounding of ms or us
+        return v * factor
+    return round(v * factor)

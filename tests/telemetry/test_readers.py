@@ -1,0 +1,394 @@
+"""One test per reader: a small input in the format, the rows it must give."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from faultwise.telemetry import ChangeKind, ClockIssue, Format, Severity, SpanKind, SpanStatus, load
+from faultwise.telemetry._csv import metric_name
+from faultwise.telemetry._services import service_from_file, service_from_pod
+from faultwise.telemetry._timestamps import parse_timestamp
+
+T0 = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
+
+
+def _file(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _logs(
+    path: Path, columns: str = "ts_ns, service, severity, message"
+) -> list[tuple[object, ...]]:
+    with load([path]) as store:
+        return store.query(f"SELECT {columns} FROM logs ORDER BY source_line")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("2026-01-01T00:00:01.5Z INFO started", (T0 + 1_500_000_000, Severity.INFO, "started")),
+        (
+            "2026-01-01 00:00:01,250 [main] ERROR com.acme.Pay - card declined",
+            (T0 + 1_250_000_000, Severity.ERROR, "card declined"),
+        ),
+        (
+            "2026-01-01 00:00:01,000 WARN [main] org.acme.Job: slow",
+            (T0 + 10**9, Severity.WARN, "slow"),
+        ),
+        (
+            "2026-01-01T00:00:01.000+00:00  INFO 4242 --- [nio-8080-exec-1] c.a.Web : GET /",
+            (T0 + 10**9, Severity.INFO, "GET /"),
+        ),
+        (
+            "2026-01-01 00:00:01,000 - app.db - ERROR - pool exhausted",
+            (T0 + 10**9, Severity.ERROR, "pool exhausted"),
+        ),
+        (
+            "2026/01/01 00:00:01 listening on :8080",
+            (T0 + 10**9, Severity.UNKNOWN, "listening on :8080"),
+        ),
+        (
+            "2026-01-01T00:00:01.000Z\terror\tpay/charge.go:42\tcharge failed",
+            (T0 + 10**9, Severity.ERROR, "charge failed"),
+        ),
+        (
+            '10.0.0.1 - - [01/Jan/2026:00:00:01 +0000] "GET /pay HTTP/1.1" 503 12 "-" "curl"',
+            (T0 + 10**9, Severity.ERROR, 'GET /pay HTTP/1.1 503 12 "-" "curl"'),
+        ),
+        (
+            "<11>1 2026-01-01T00:00:01Z host api 12 - - disk full",
+            (T0 + 10**9, Severity.ERROR, "disk full"),
+        ),
+    ],
+)
+def test_text_layouts_give_time_level_and_bare_message(
+    tmp_path: Path, line: str, expected: tuple[object, ...]
+) -> None:
+    rows = _logs(_file(tmp_path, "svc.log", line + "\n"), "ts_ns, severity, message")
+    assert [expected] == rows
+
+
+def test_klog_and_syslog_without_year_take_the_file_year(tmp_path: Path) -> None:
+    path = _file(tmp_path, "x.log", "Jan  1 00:00:01 host sshd[42]: Accepted key\n")
+    import os
+
+    os.utime(path, (T0 / 1e9, T0 / 1e9))
+    assert [(T0 + 10**9, "sshd", "Accepted key")] == _logs(path, "ts_ns, service, message")
+
+
+def test_stack_trace_lines_join_the_record_above(tmp_path: Path) -> None:
+    path = _file(
+        tmp_path,
+        "app.log",
+        "2026-01-01 00:00:01,000 ERROR [main] a.B: boom\n"
+        "java.lang.IllegalStateException: x\n\tat a.B.c(B.java:1)\n"
+        "2026-01-01 00:00:02,000 INFO [main] a.B: next\n",
+    )
+    assert [
+        (1, "boom\njava.lang.IllegalStateException: x\n\tat a.B.c(B.java:1)"),
+        (4, "next"),
+    ] == _logs(path, "source_line, message")
+
+
+def test_cri_prefix_with_json_inside_is_unwrapped(tmp_path: Path) -> None:
+    inner = json.dumps({"level": "error", "msg": "db down", "trace_id": "ab12"})
+    path = _file(tmp_path, "pod.log", f"2026-01-01T00:00:01.000000001Z stdout F {inner}\n")
+    assert [(T0 + 10**9 + 1, Severity.ERROR, "db down", "ab12")] == _logs(
+        path, "ts_ns, severity, message, trace_id"
+    )
+
+
+def test_docker_json_file_with_java_text_inside_reports_the_local_clock(tmp_path: Path) -> None:
+    record = {
+        "log": "08:00:01.000 INFO  a.B#1 hello\n",
+        "stream": "stdout",
+        "time": "2026-01-01T00:00:01.000Z",
+    }
+    path = _file(tmp_path, "c.jsonl", json.dumps(record) + "\n")
+    with load([path]) as store:
+        assert [(T0 + 10**9, 9, "a.B#1 hello")] == store.query(
+            "SELECT ts_ns, severity, message FROM logs"
+        )
+        clock = store.summary.clock
+    assert [(ClockIssue.TIMEZONE, 8 * 3600 * 10**9)] == [(c.issue, c.offset_ns) for c in clock]
+
+
+def test_logfmt_fields_map_like_json(tmp_path: Path) -> None:
+    path = _file(
+        tmp_path, "x.log", 'ts=2026-01-01T00:00:01Z level=warn msg="slow query" svc=db took=2s\n'
+    )
+    assert [(T0 + 10**9, Severity.WARN, "slow query")] == _logs(path, "ts_ns, severity, message")
+
+
+def test_epoch_numbers_in_any_unit_and_pino_levels(tmp_path: Path) -> None:
+    lines = [
+        {"time": T0 // 10**9, "level": 30, "msg": "s"},
+        {"time": T0 // 10**6, "level": 50, "msg": "ms"},
+        {"time": T0 // 10**3, "level": 40, "msg": "us"},
+        {"time": T0, "level": 60, "msg": "ns"},
+    ]
+    path = _file(tmp_path, "p.jsonl", "".join(json.dumps(x) + "\n" for x in lines))
+    assert [
+        (T0, Severity.INFO),
+        (T0, Severity.ERROR),
+        (T0, Severity.WARN),
+        (T0, Severity.FATAL),
+    ] == _logs(path, "ts_ns, severity")
+
+
+def test_explicit_mapping_reads_unusual_field_names(tmp_path: Path) -> None:
+    path = _file(
+        tmp_path, "x.jsonl", json.dumps({"when": "2026-01-01T00:00:01Z", "what": "hi"}) + "\n"
+    )
+    with load([path], mapping=["ts=when", "message=what"]) as store:
+        assert [(T0 + 10**9, "hi")] == store.query("SELECT ts_ns, message FROM logs")
+
+
+def test_otlp_file_exporter_lines_give_logs_spans_and_metrics(tmp_path: Path) -> None:
+    res = {"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "co"}}]}}
+    lines = [
+        {
+            "resourceLogs": [
+                {
+                    **res,
+                    "scopeLogs": [
+                        {
+                            "logRecords": [
+                                {
+                                    "timeUnixNano": str(T0),
+                                    "severityNumber": 17,
+                                    "body": {"stringValue": "failed"},
+                                    "traceId": "AB",
+                                    "spanId": "CD",
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ]
+        },
+        {
+            "resourceSpans": [
+                {
+                    **res,
+                    "scopeSpans": [
+                        {
+                            "spans": [
+                                {
+                                    "traceId": "ab",
+                                    "spanId": "cd",
+                                    "name": "POST /pay",
+                                    "kind": 2,
+                                    "startTimeUnixNano": str(T0),
+                                    "endTimeUnixNano": str(T0 + 5),
+                                    "status": {"code": 2},
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ]
+        },
+        {
+            "resourceMetrics": [
+                {
+                    **res,
+                    "scopeMetrics": [
+                        {
+                            "metrics": [
+                                {
+                                    "name": "queue.depth",
+                                    "gauge": {
+                                        "dataPoints": [{"timeUnixNano": str(T0), "asInt": "7"}]
+                                    },
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ]
+        },
+    ]
+    path = _file(tmp_path, "otel.json", "".join(json.dumps(x) + "\n" for x in lines))
+    with load([path]) as store:
+        assert Format.OTLP_JSON == store.summary.sources[0].format
+        assert [("co", 17, "failed", "ab", "cd")] == store.query(
+            "SELECT service, severity, message, trace_id, span_id FROM logs"
+        )
+        assert [("ab", "cd", "co", SpanKind.SERVER, SpanStatus.ERROR, 5)] == store.query(
+            "SELECT trace_id, span_id, service, kind, status, end_ns - start_ns FROM spans"
+        )
+        assert [(T0, "co", "queue_depth", 7.0)] == store.query(
+            "SELECT ts_ns, service, metric, value FROM samples"
+        )
+
+
+def test_jaeger_and_zipkin_spans(tmp_path: Path) -> None:
+    jaeger = {
+        "data": [
+            {
+                "traceID": "t1",
+                "processes": {"p": {"serviceName": "web"}},
+                "spans": [
+                    {
+                        "traceID": "t1",
+                        "spanID": "a",
+                        "operationName": "GET",
+                        "startTime": T0 // 1000,
+                        "duration": 10,
+                        "processID": "p",
+                        "references": [],
+                        "tags": [
+                            {"key": "span.kind", "value": "server"},
+                            {"key": "error", "value": True},
+                        ],
+                    },
+                    {
+                        "traceID": "t1",
+                        "spanID": "b",
+                        "operationName": "db",
+                        "startTime": T0 // 1000 + 1,
+                        "duration": 5,
+                        "processID": "p",
+                        "tags": [],
+                        "references": [{"refType": "CHILD_OF", "spanID": "a"}],
+                    },
+                ],
+            }
+        ]
+    }
+    zipkin = [
+        {
+            "traceId": "t2",
+            "id": "z",
+            "name": "get",
+            "timestamp": T0 // 1000,
+            "duration": 3,
+            "kind": "CLIENT",
+            "localEndpoint": {"serviceName": "front"},
+            "remoteEndpoint": {"serviceName": "back"},
+        }
+    ]
+    _file(tmp_path, "jaeger.json", json.dumps(jaeger))
+    _file(tmp_path, "zipkin.json", json.dumps(zipkin))
+    with load([tmp_path]) as store:
+        assert [
+            ("t1", "a", None, "web", SpanKind.SERVER, SpanStatus.ERROR, 10_000, None),
+            ("t1", "b", "a", "web", SpanKind.UNSPECIFIED, SpanStatus.UNSET, 5_000, None),
+            ("t2", "z", None, "front", SpanKind.CLIENT, SpanStatus.UNSET, 3_000, "back"),
+        ] == store.query(
+            "SELECT trace_id, span_id, parent_span_id, service, kind, status, end_ns - start_ns, "
+            "peer_service FROM spans ORDER BY 1, 2"
+        )
+
+
+def test_kubernetes_events_become_logs_and_changes(tmp_path: Path) -> None:
+    events = {
+        "kind": "List",
+        "items": [
+            {
+                "involvedObject": {"kind": "Pod", "name": "pay-7d9f8b6c5d-x2x4z"},
+                "reason": "OOMKilling",
+                "message": "out of memory",
+                "type": "Warning",
+                "lastTimestamp": "2026-01-01T00:00:01Z",
+            }
+        ],
+    }
+    path = _file(tmp_path, "events.json", json.dumps(events))
+    with load([path]) as store:
+        assert [(T0 + 10**9, "pay", ChangeKind.OOM_KILL.value)] == store.query(
+            "SELECT ts_ns, service, kind FROM changes"
+        )
+        assert [("pay", Severity.WARN)] == store.query("SELECT service, severity FROM logs")
+
+
+def test_prometheus_text_and_query_range(tmp_path: Path) -> None:
+    _file(tmp_path, "m.prom", '# TYPE up gauge\nup{job="api"} 1 1767225600000\nbad line here\n')
+    qr = {
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": [
+                {"metric": {"__name__": "rps", "service": "pay"}, "values": [[T0 // 10**9, "3.5"]]}
+            ],
+        },
+    }
+    _file(tmp_path, "q.json", json.dumps(qr))
+    with load([tmp_path]) as store:
+        assert [(T0, "pay", "rps", 3.5), (T0, "api", "up", 1.0)] == store.query(
+            "SELECT ts_ns, service, metric, value FROM samples ORDER BY metric"
+        )
+        assert 1 == store.summary.rejected
+
+
+def test_wide_and_per_pod_metric_tables(tmp_path: Path) -> None:
+    _file(tmp_path, "wide.csv", "time,checkout_cpu_seconds,pay_cpu_seconds\n1767225600,0.5,NaN\n")
+    _file(
+        tmp_path,
+        "ts-pay-7d9f8b6c5d-x2x4z_metric.csv",
+        "Time,PodName,CpuUsage(m)\n2026-01-01T00:00:00Z,ts-pay-7d9f8b6c5d-x2x4z,12\n",
+    )
+    with load([tmp_path]) as store:
+        assert [
+            (T0, "checkout", "cpu_seconds", 0.5),
+            (T0, "ts-pay", "cpu_usage_millicores", 12.0),
+        ] == store.query("SELECT ts_ns, service, metric, value FROM samples ORDER BY service")
+
+
+def test_gzip_zstd_and_directories_are_read_recursively(tmp_path: Path) -> None:
+    line = json.dumps({"ts": "2026-01-01T00:00:00Z", "msg": "x"}) + "\n"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "one.jsonl.gz").write_bytes(gzip.compress(line.encode()))
+    (tmp_path / "two.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(line.encode() * 2))
+    with load([tmp_path]) as store:
+        assert 3 == store.scalar("SELECT count(*) FROM logs")
+
+
+@pytest.mark.parametrize(
+    ("pod", "service"),
+    [
+        ("ts-contacts-service-866bd68c97-xcqfx", "ts-contacts-service"),
+        ("fluentd-x7k2p", "fluentd"),
+        ("redis-0", "redis"),
+        ("payments", "payments"),
+    ],
+)
+def test_kubernetes_hash_suffixes_are_stripped(pod: str, service: str) -> None:
+    assert service == service_from_pod(pod)
+
+
+def test_service_from_file_name_skips_generic_names() -> None:
+    assert ["ts-auth-service", None, "payment", None] == [
+        service_from_file(n)
+        for n in (
+            "ts-auth-service-7f8d7d756d-k7b9j_metric.csv",
+            "app.log",
+            "payment.log.1.gz",
+            "08_43_log.csv",
+        )
+    ]
+
+
+def test_timestamp_forms_to_utc_ns() -> None:
+    assert [T0 + 10**9 + 123_456_789] * 3 + [T0 - 8 * 3600 * 10**9, T0 + 1_000_000] == [
+        parse_timestamp("2026-01-01T00:00:01.123456789Z"),
+        parse_timestamp("2026-01-01 00:00:01.123456789 +0000 UTC m=+0.1"),
+        parse_timestamp("2026/01/01 00:00:01.123456789"),
+        parse_timestamp("2026-01-01T00:00:00+08:00"),
+        parse_timestamp(T0 // 10**6 + 1),
+    ]
+
+
+def test_metric_names_become_prometheus_style() -> None:
+    assert ["cpu_usage_rate_percent", "latency_p90_seconds"] == [
+        metric_name("CpuUsageRate(%)"),
+        metric_name("LatencyP90(s)"),
+    ]
