@@ -29,7 +29,7 @@ PACKAGES = ("requests", "httpx", "celery", "kombu", "sqlalchemy", "django", "fla
             "redis", "pika", "tenacity")  # fmt: skip
 QUICK = ("requests", "httpx", "flask", "redis")
 CORPUS = Path("/tmp/lintcorpus")
-RUFF_RULES = "S113,S110,S112,BLE001,E722,ASYNC,PLW0603,S311"
+RUFF_RULES = "S113,S110,S112,BLE001,E722,ASYNC,PLW0603"
 
 
 def site_packages(venv: Path) -> Path:

@@ -37,11 +37,14 @@ _UNBOUNDED_QUEUES = frozenset(
     for c in ("Queue", "LifoQueue", "PriorityQueue", "JoinableQueue")
 )
 _CACHES = frozenset({"functools.lru_cache", "functools.cache"})
-_REQUEST_PARAM = re.compile(
-    r"request|^req$|url|uri|path|query|user|token|session|header|body|payload|email|"
-    r"^ip$|addr|host|cookie|param|^key$|_key$|_id$|^id$",
-    re.I,
-)
+# Words of a parameter name that mark per-request data (user_id, request, query_params).
+_REQUEST_WORDS = frozenset(
+    {
+        "request", "req", "url", "uri", "query", "user", "username", "token", "session",
+        "header", "headers", "body", "payload", "email", "ip", "addr", "address", "cookie",
+        "cookies", "param", "params", "id", "key", "q", "search", "text", "message", "msg",
+    }
+)  # fmt: skip
 _THREAD_CALLS = {
     "threading.Thread": ("target", 1),
     "threading.Timer": ("function", 1),
@@ -130,8 +133,11 @@ class Checker:
     _dispatch: ClassVar[dict[type, Callable[[Checker, ast.AST], None]]] = {}
     _fields: ClassVar[dict[type, tuple[str, ...]]] = {}
 
-    def __init__(self, enabled: frozenset[str], *, views_module: bool = False) -> None:
+    def __init__(
+        self, enabled: frozenset[str], *, views_module: bool = False, lines: list[str] | None = None
+    ) -> None:
         self.enabled = enabled
+        self.lines = lines or []
         self.hits: list[Hit] = []
         self.names = Names()
         self.deferred = Deferred()
@@ -268,7 +274,7 @@ class Checker:
             if not (isinstance(size, ast.Constant) and size.value is None):
                 return
         params = [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs]
-        keyed = [p for p in params if p not in ("self", "cls") and _REQUEST_PARAM.search(p)]
+        keyed = [p for p in params if _REQUEST_WORDS & set(p.lower().split("_"))]
         if keyed:
             self.report(
                 "FW162",
@@ -486,7 +492,7 @@ class Checker:
             if not scope.retry_loops or scope.retry_loops[-1] is not loop:
                 scope.retry_loops.append(loop)
         if node.handlers:
-            _handlers.check_try(node, scope.name, self.report)
+            _handlers.check_try(node, scope.name, self.report, self.lines)
         self.generic(node)
 
     visit_TryStar = visit_Try

@@ -11,6 +11,8 @@ Deliberate idioms that are skipped for FW121/FW122 (a bare ``except:`` is always
 * a ``try`` that only computes (``int(text)``, ``json.loads(raw)``, attribute access), where
   failing is an expected answer rather than a lost error;
 * ``is_*``/``has_*``/``verify*``/``check*`` predicates answering ``False``;
+* handlers explained by a comment (on the ``except`` line, the line above it, or inside):
+  the drop was a reviewed decision; tool directives (``# noqa``, ``# pylint:``) do not count;
 * best-effort cleanup: a ``try`` whose body only closes, cancels, resets or removes
   something, or any handler inside ``__del__``/``__exit__``/``close()``-like methods, where
   a second error would hide the first.
@@ -19,7 +21,7 @@ Deliberate idioms that are skipped for FW121/FW122 (a bare ``except:`` is always
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 __all__ = ["check_try", "is_logging_call", "suppresses_broad"]
 
@@ -57,6 +59,7 @@ _CLEANUP_FUNCTIONS = frozenset(
     {"__del__", "__exit__", "__aexit__", "close", "aclose", "cleanup", "shutdown", "dispose",
      "teardown", "tearDown", "terminate", "_cleanup", "_close"}
 )  # fmt: skip
+_DIRECTIVES = ("noqa", "pylint", "type:", "nosec", "pragma", "fmt:", "pyright", "mypy")
 _EXITS = frozenset({"exit", "_exit", "abort", "fail", "skip", "xfail"})
 
 
@@ -146,7 +149,25 @@ def _answers_no(handler: ast.ExceptHandler, function_name: str) -> bool:
     )
 
 
-def check_try(node: ast.Try | ast.TryStar, function_name: str, report: Report) -> None:
+def _explained(handler: ast.ExceptHandler, lines: Sequence[str]) -> bool:
+    """A comment on, just above, or inside the handler says why the error is dropped."""
+    first = handler.lineno - 1
+    last = handler.end_lineno or handler.lineno
+    for number in range(max(first, 1), min(last, len(lines)) + 1):
+        text = lines[number - 1]
+        if "#" not in text:
+            continue
+        comment = text[text.index("#") + 1 :].strip().lower()
+        if number == first and not text.lstrip().startswith("#"):
+            continue  # code on the line above, not a comment about this handler
+        if comment and not comment.startswith(_DIRECTIVES):
+            return True
+    return False
+
+
+def check_try(
+    node: ast.Try | ast.TryStar, function_name: str, report: Report, lines: Sequence[str] = ()
+) -> None:
     if function_name in _CLEANUP_FUNCTIONS:
         return
     if all(isinstance(s, ast.Import | ast.ImportFrom) for s in node.body) or _cleanup(node.body):
@@ -157,7 +178,7 @@ def check_try(node: ast.Try | ast.TryStar, function_name: str, report: Report) -
             continue
         if handler.type is None:
             report("FW120", handler, "bare except: swallows every exception")
-        elif pure or _answers_no(handler, function_name):
+        elif pure or _answers_no(handler, function_name) or _explained(handler, lines):
             continue
         elif _silent(handler.body):
             what = ast.unparse(handler.type)

@@ -145,7 +145,9 @@ def lint_source(
 
 def _check(text: str, path: str, enabled: frozenset[str]) -> list[Hit]:
     tree = ast.parse(text, filename=path)
-    return Checker(enabled, views_module=os.path.basename(path) == "views.py").run(tree)
+    lines = text.splitlines() if "#" in text else []
+    checker = Checker(enabled, views_module=os.path.basename(path) == "views.py", lines=lines)
+    return checker.run(tree)
 
 
 def _collect(result: LintResult, hits: list[Hit], text: str, path: str) -> None:
