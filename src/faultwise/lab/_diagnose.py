@@ -62,16 +62,21 @@ def diagnose_run(out: Path, *, html: Path | None = None) -> Verdict:
             component,
             detail="the analyser (faultwise.diagnose) is not in this build",
         )
-    result = run([out], html=html) if html is not None else run([out])
-    root = getattr(result, "root_cause", None)
-    if isinstance(result, dict):
-        root = result.get("root_cause")
-    got_pattern = (
-        getattr(root, "pattern", None) if not isinstance(root, dict) else root.get("pattern")
+    try:
+        from faultwise.telemetry import load
+
+        result = run(load([out]))
+    except Exception as exc:  # the analyser's failure is reported, never the lab's crash
+        return Verdict(False, pattern, component, detail=f"the analyser failed: {exc}")
+    root = (
+        result.get("root_cause")
+        if isinstance(result, dict)
+        else getattr(result, "root_cause", None)
     )
-    got_component = (
-        getattr(root, "component", None) if not isinstance(root, dict) else root.get("component")
-    )
+    fields = root if isinstance(root, dict) else vars(root) if hasattr(root, "__dict__") else {}
+    if root is not None and not fields:
+        fields = {k: getattr(root, k, None) for k in ("pattern", "component")}
+    got_pattern, got_component = fields.get("pattern"), fields.get("component")
     return Verdict(
         True,
         pattern,

@@ -117,4 +117,5 @@ class SimTelemetry:
         for writer in self._logs.values():
             writer.close()
         self.spans.close()
-        write_metrics_csv(self.out / "metrics.csv", self.rows)
+        if self.rows:
+            write_metrics_csv(self.out / "metrics.csv", self.rows)
