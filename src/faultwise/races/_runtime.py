@@ -282,7 +282,13 @@ def _cell(o: object, key: Any, table: int) -> list[Any]:
 
 # ---- happens-before (FastTrack) ----
 def _hb(o: object, key: Any, table: int, write: bool) -> None:
-    cell = _cell(o, key, table)
+    rec = (_items if table else _attrs).get(id(o))
+    try:
+        cell = None if rec is None else rec.get(key)
+    except TypeError:
+        cell = None
+    if cell is None:
+        cell = _cell(o, key, table)
     if cell is _IGNORED:
         return
     ts = _threads.get(get_ident())
