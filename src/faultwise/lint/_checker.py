@@ -423,6 +423,13 @@ class Checker:
                     self._bound(item.optional_vars, expr)
                 if isinstance(item.optional_vars, ast.Name):
                     scope.locals.add(item.optional_vars.id)
+        for item in node.items:
+            expr = item.context_expr
+            if (
+                isinstance(expr, ast.Call)
+                and self.names.resolve(expr.func) == "contextlib.suppress"
+            ):
+                _handlers.check_suppress(expr, node.body, scope.name, self.report)
         outer_tx = scope.tx
         if tx is not None and scope.tx is None:
             scope.tx = f"{tx} at line {node.lineno}"
@@ -529,8 +536,6 @@ class Checker:
                 )
         _calls.check_unbounded_pool(node, qualname, report)
         _retries.check_retry_library(node, qualname, self.names.resolve, report)
-        if _handlers.suppresses_broad(node, qualname):
-            report("FW121", node, f"{ast.unparse(node)} silences every error")
         spec = _THREAD_CALLS.get(qualname)
         if spec is not None:
             keyword, position = spec

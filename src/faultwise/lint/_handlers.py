@@ -23,7 +23,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterator, Sequence
 
-__all__ = ["check_try", "is_logging_call", "suppresses_broad"]
+__all__ = ["check_suppress", "check_try", "is_logging_call"]
 
 Report = Callable[[str, ast.AST, str], None]
 
@@ -32,12 +32,12 @@ _BROAD = frozenset({"Exception", "BaseException"})
 _LOG_WORDS = (
     "log", "warn", "print", "report", "error", "exception", "capture", "critical", "fatal",
     "debug", "info", "notify", "alert", "traceback", "sentry", "write", "echo", "format_exc",
-    "raise",
+    "raise", "crit",
 )  # fmt: skip
 _CLEANUP_WORDS = (
     "close", "release", "shutdown", "terminate", "kill", "cancel", "unlink", "remove",
     "rmdir", "rmtree", "disconnect", "stop", "join", "unregister", "detach", "cleanup",
-    "dispose", "__exit__", "__aexit__", "removehandler", "reset",
+    "dispose", "__exit__", "__aexit__", "removehandler", "reset", "drop", "delete",
 )  # fmt: skip
 # Calls that compute rather than reach out: a try around only these guards a conversion or
 # a probe (int(text), hash(obj)), whose failure is an expected answer, not a lost error.
@@ -48,7 +48,7 @@ _PURE = frozenset(
         "round", "abs", "min", "max", "sorted", "tuple", "list", "dict", "set", "frozenset",
         "format", "decode", "encode", "split", "strip", "lower", "upper", "startswith",
         "endswith", "index", "find", "replace", "keys", "values", "items", "append", "extend",
-        "add", "loads", "literal_eval", "fromisoformat", "strptime",
+        "add", "loads", "literal_eval", "fromisoformat", "strptime", "format_exc",
     }
 )  # fmt: skip
 _PREDICATE = (
@@ -84,9 +84,15 @@ def is_logging_call(call: ast.Call) -> bool:
     return any(word in name for word in _LOG_WORDS)
 
 
-def suppresses_broad(call: ast.Call, qualname: str | None) -> bool:
-    """``contextlib.suppress(Exception)``."""
-    return qualname == "contextlib.suppress" and any(_broad(a) for a in call.args)
+def check_suppress(
+    call: ast.Call, body: list[ast.stmt], function_name: str, report: Report
+) -> None:
+    """``with contextlib.suppress(Exception):`` is ``except Exception: pass`` (FW121)."""
+    if not any(_broad(a) for a in call.args):
+        return
+    if function_name in _CLEANUP_FUNCTIONS or _cleanup(body) or _pure(body):
+        return
+    report("FW121", call, f"{ast.unparse(call)} silences every error")
 
 
 def _walk_local(nodes: list[ast.stmt]) -> Iterator[ast.AST]:
@@ -113,7 +119,11 @@ def _handled(handler: ast.ExceptHandler) -> bool:
     for node in _walk_local(handler.body):
         if isinstance(node, ast.Raise):
             return True
-        if isinstance(node, ast.Call) and (is_logging_call(node) or _call_name(node) in _EXITS):
+        if isinstance(node, ast.Call) and (
+            is_logging_call(node)
+            or _call_name(node) in _EXITS
+            or any(kw.arg == "exc_info" for kw in node.keywords)
+        ):
             return True
         if handler.name and isinstance(node, ast.Name) and node.id == handler.name:
             return True
@@ -137,7 +147,9 @@ def _cleanup(body: list[ast.stmt]) -> bool:
 def _pure(body: list[ast.stmt]) -> bool:
     """The guarded code only computes: no call leaves the process or runs foreign code."""
     return all(
-        _call_name(n) in _PURE for n in _walk_local(body) if isinstance(n, ast.Call)
+        _call_name(n) in _PURE or _call_name(n).startswith(("parse", "_parse"))
+        for n in _walk_local(body)
+        if isinstance(n, ast.Call)
     ) and not any(isinstance(n, ast.Await | ast.Yield | ast.YieldFrom) for n in _walk_local(body))
 
 
