@@ -1,0 +1,324 @@
+"""Timeline first: per-service signals over time, and when each one moved.
+
+Three aggregate queries (logs, spans, samples) give, per service and time bucket: log lines
+and errors; entry requests, their latency percentiles and the service's own (exclusive) time;
+resource gauges. Each series is compared with the same series in the baseline:
+
+* a bucket is *high* when it is above what the baseline ever showed (its maximum, and its
+  median plus four robust deviations; for latency also 1.5× the median);
+* the *onset* is the first high bucket followed by at least one more high bucket among the
+  next two (a moved signal stays moved; one spike is not an onset);
+* the *strength* (0..1) grows with the ratio of the level after the onset to the baseline
+  level (log scale), so ×2 latency is weak evidence and ×10 is strong.
+
+New message shapes at warning level and above (a template not seen in the baseline) are
+collected too: "the first new log template" is often the first sign of the cause.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from faultwise.diagnose._model import Signal
+from faultwise.diagnose._sql import Dialect, Scope
+
+__all__ = [
+    "ERROR_WORDS",
+    "SOURCE_SQL",
+    "Anomaly",
+    "Level",
+    "NewTemplate",
+    "Profile",
+    "error_sql",
+    "find_onset",
+    "level_of",
+    "new_templates",
+    "own_time_cte",
+    "profiles",
+]
+
+ERROR_WORDS = (
+    r"(?i)\b(error|exception|fatal|panic|failed|failure|refused|timed out|timeout|"
+    r"traceback|unavailable|denied|oomkilled|killed)\b"
+)
+
+
+SOURCE_SQL = "source_file || ':' || CAST(source_line AS VARCHAR)"  # a logs row's file:line
+
+
+def error_sql(d: Dialect) -> str:
+    """SQL: is this ``logs`` row an error? The level says so, or, when the reader found no
+    level, the message has an error word."""
+    return f"(severity >= 17 OR (severity = 0 AND {d.matches('message', ERROR_WORDS)}))"
+
+
+def _log_sql(scope: Scope, width: int) -> str:
+    d = scope.dialect
+    return (
+        f"SELECT service, ts_ns - ts_ns % {width} AS t, count(*) AS n, "
+        f"sum(CASE WHEN {error_sql(d)} THEN 1 ELSE 0 END) AS errors "
+        f"FROM logs WHERE {scope.when('ts_ns')} AND ts_ns IS NOT NULL AND service IS NOT NULL "
+        "GROUP BY 1, 2"
+    )
+
+
+def own_time_cte(scope: Scope, extra: str = "TRUE") -> str:
+    """CTEs ``s`` (the scope's spans) and ``x`` (each span with its bucket-free facts:
+    ``dur``, ``own_ns`` = duration minus its children's, at least zero, and ``entry`` = 1
+    when the parent is in another service or absent). ``extra`` filters ``s``."""
+    return f"""
+WITH s AS (SELECT trace_id, span_id, parent_span_id, service, name, kind, start_ns, end_ns,
+                  status, peer_service
+           FROM spans WHERE {scope.when("start_ns")} AND service IS NOT NULL AND ({extra})),
+kids AS (SELECT trace_id, parent_span_id AS span_id, sum(end_ns - start_ns) AS child_ns
+         FROM s WHERE parent_span_id IS NOT NULL GROUP BY 1, 2),
+x AS (SELECT s.trace_id, s.span_id, s.service, s.name, s.kind, s.start_ns, s.status,
+             s.peer_service, p.service AS parent_service, p.kind AS parent_kind,
+             s.end_ns - s.start_ns AS dur,
+             greatest(0, s.end_ns - s.start_ns - coalesce(k.child_ns, 0)) AS own_ns,
+             CASE WHEN p.service IS NULL OR p.service <> s.service THEN 1 ELSE 0 END AS entry
+      FROM s LEFT JOIN kids k ON k.trace_id = s.trace_id AND k.span_id = s.span_id
+             LEFT JOIN s p ON p.trace_id = s.trace_id AND p.span_id = s.parent_span_id)"""
+
+
+def _span_sql(scope: Scope, width: int) -> str:
+    """Entry spans (root, or parent in another service) per service and bucket: count,
+    errors, latency percentiles; plus the service's own time summed over all its spans."""
+    d = scope.dialect
+    return f"""{own_time_cte(scope)}
+SELECT service, start_ns - start_ns % {width} AS t, sum(entry) AS n,
+       sum(CASE WHEN status = 2 THEN 1 ELSE 0 END) AS errors,
+       {d.quantile("CASE WHEN entry = 1 THEN dur END", 0.5)} AS p50,
+       {d.quantile("CASE WHEN entry = 1 THEN dur END", 0.95)} AS p95,
+       {d.quantile("CASE WHEN entry = 1 THEN dur END", 0.99)} AS p99,
+       sum(own_ns) AS own_ns
+FROM x GROUP BY 1, 2"""
+
+
+def _span_count_sql(scope: Scope) -> str:
+    return f"SELECT count(*) FROM spans WHERE {scope.when('start_ns')}"
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """A series' normal level: median, robust spread and the highest value seen."""
+
+    median: float
+    spread: float
+    high: float
+    buckets: int
+
+
+def level_of(values: Iterable[float]) -> Level | None:
+    vals = sorted(v for v in values if v is not None and not math.isnan(v))
+    if not vals:
+        return None
+    med = statistics.median(vals)
+    mad = statistics.median(abs(v - med) for v in vals) * 1.4826
+    return Level(med, mad, vals[-1], len(vals))
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """One signal of one service that moved away from its baseline."""
+
+    service: str
+    signal: Signal
+    metric: str  # "error rate", "p95 latency", "own time per request", ...
+    onset_ns: int
+    before: float
+    after: float
+    strength: float  # 0..1
+    unit: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.after / self.before if self.before > 0 else math.inf
+
+    def describe(self) -> str:
+        ratio = self.ratio
+        times = "from none" if math.isinf(ratio) else f"×{ratio:.1f}"
+        return (
+            f"{self.metric} {_fmt(self.before, self.unit)} -> {_fmt(self.after, self.unit)} "
+            f"({times})"
+        )
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "ns":
+        ms = value / 1e6
+        return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
+    if unit == "/s":
+        return f"{value:.2f}/s"
+    return f"{value:.3g}{unit}"
+
+
+def find_onset(
+    times: Sequence[int],
+    values: Sequence[float | None],
+    normal: Level,
+    *,
+    ratio: float = 1.0,
+    floor: float = 0.0,
+) -> int | None:
+    """Index of the first high bucket that stays high (see the module docstring), or None."""
+    threshold = max(normal.high, normal.median + 4 * normal.spread, normal.median * ratio) + floor
+    high = [v is not None and v > threshold for v in values]
+    present = [i for i, v in enumerate(values) if v is not None]
+    for pos, i in enumerate(present):
+        if not high[i]:
+            continue
+        following = present[pos + 1 : pos + 3]
+        if not following or any(high[j] for j in following):
+            return i
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """One service's series on the shared bucket grid (``None``: no data in that bucket)."""
+
+    service: str
+    times: tuple[int, ...]
+    width_ns: int
+    series: dict[str, tuple[float | None, ...]]
+
+    def values(self, key: str) -> tuple[float | None, ...]:
+        return self.series.get(key, (None,) * len(self.times))
+
+
+# series keys and how each is compared with its baseline
+_RULES: tuple[tuple[str, Signal, str, str, float, float], ...] = (
+    # key, signal, label, unit, ratio, floor
+    ("log_errors", Signal.ERRORS, "error log lines", "/s", 1.0, 0.0),
+    ("span_errors", Signal.ERRORS, "failed spans", "/s", 1.0, 0.0),
+    ("p50", Signal.LATENCY, "p50 latency", "ns", 1.5, 0.0),
+    ("p95", Signal.LATENCY, "p95 latency", "ns", 1.5, 0.0),
+    ("own", Signal.LATENCY, "own time per request", "ns", 1.5, 0.0),
+    ("requests", Signal.TRAFFIC, "requests", "/s", 1.5, 0.0),
+)
+
+
+_MIN_RATIO = {Signal.LATENCY: 1.3, Signal.TRAFFIC: 1.5, Signal.RESOURCE: 1.2}
+
+
+def profiles(scope: Scope, grid: Sequence[int], width: int) -> dict[str, Profile]:
+    """Per-service series for ``scope`` on ``grid`` (bucket starts, ``width`` ns apart)."""
+    rows: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    per_s = 1e9 / width
+    for service, t, n, errors in scope.query(_log_sql(scope, width)):
+        rows[service]["logs"][t] = n * per_s
+        rows[service]["log_errors"][t] = errors * per_s
+    if scope.query(_span_count_sql(scope))[0][0]:
+        for service, t, n, errors, p50, p95, p99, own in scope.query(_span_sql(scope, width)):
+            rows[service]["requests"][t] = n * per_s
+            rows[service]["span_errors"][t] = errors * per_s
+            if n:
+                rows[service]["own"][t] = float(own) / n
+                for key, value in (("p50", p50), ("p95", p95), ("p99", p99)):
+                    if value is not None:
+                        rows[service][key][t] = float(value)
+    result = {}
+    for service, by_key in rows.items():
+        series = {}
+        for key, points in by_key.items():
+            dense = key in {"logs", "log_errors", "requests", "span_errors"}
+            series[key] = tuple(points.get(t, 0.0 if dense else None) for t in grid)
+        result[service] = Profile(service, tuple(grid), width, series)
+    return result
+
+
+def anomalies(current: Profile, normal: Profile | None) -> list[Anomaly]:
+    """Every signal of ``current`` that moved against ``normal`` (its baseline profile)."""
+    found = []
+    for key, signal, label, unit, ratio, floor in _RULES:
+        values = current.values(key)
+        if all(v is None for v in values):
+            continue
+        base = level_of(v for v in normal.values(key) if v is not None) if normal else None
+        if base is None:
+            if signal is not Signal.ERRORS:
+                continue
+            base = Level(0.0, 0.0, 0.0, 0)  # no errors in the baseline
+        idx = find_onset(current.times, values, base, ratio=ratio, floor=floor)
+        if idx is None:
+            continue
+        after = [v for v in values[idx:] if v is not None]
+        level = statistics.median(after) if signal is not Signal.ERRORS else sum(after) / len(after)
+        if signal is not Signal.ERRORS and level < base.median * _MIN_RATIO[signal]:
+            continue  # one high bucket, but the level after it is about what it was
+        strength = _strength(signal, base.median, level, sum(after) * current.width_ns / 1e9)
+        if strength <= 0:
+            continue
+        found.append(
+            Anomaly(
+                current.service,
+                signal,
+                label,
+                current.times[idx],
+                base.median,
+                level,
+                strength,
+                unit,
+            )
+        )
+    return found
+
+
+def _strength(signal: Signal, before: float, after: float, total: float) -> float:
+    """0..1 from the ratio after/before on a log scale (and, for errors, their number)."""
+    if signal is Signal.ERRORS:
+        # errors per second; "none before" counts as one error in ten minutes
+        ratio = (after + 1 / 600) / (before + 1 / 600)
+        by_ratio = min(1.0, math.log10(max(ratio, 1.0)) / 2)
+        by_count = min(1.0, total / 10)
+        return by_ratio * by_count
+    if before <= 0:
+        return 0.0
+    ratio = after / before
+    if signal is Signal.TRAFFIC:
+        return min(1.0, math.log2(max(ratio, 1.0)) / 3)
+    return min(1.0, math.log2(max(ratio, 1.0)) / 3)
+
+
+@dataclass(frozen=True, slots=True)
+class NewTemplate:
+    """A message shape at warning level or above that the baseline never showed."""
+
+    service: str
+    shape: str
+    count: int
+    first_ns: int | None
+    example: str
+    source: str | None
+    errors: int  # how many of ``count`` were errors (not warnings)
+
+
+def _template_sql(scope: Scope) -> str:
+    d = scope.dialect
+    return (
+        f"SELECT service, {d.shape('message')} AS shape, count(*) AS n, min(ts_ns) AS first, "
+        f"{d.arg_min('message', 'coalesce(ts_ns, source_line)')} AS example, "
+        f"{d.arg_min(SOURCE_SQL, 'coalesce(ts_ns, source_line)')} AS source, "
+        f"sum(CASE WHEN {error_sql(d)} THEN 1 ELSE 0 END) AS errors "
+        f"FROM logs WHERE {scope.when('ts_ns')} AND service IS NOT NULL "
+        f"AND (severity >= 13 OR {error_sql(d)}) GROUP BY 1, 2"
+    )
+
+
+def new_templates(scope: Scope, baseline: Scope | None) -> list[NewTemplate]:
+    """Warning-and-above message shapes of ``scope`` that ``baseline`` does not have."""
+    seen: set[tuple[str, str]] = set()
+    if baseline is not None:
+        seen = {(r[0], r[1]) for r in baseline.query(_template_sql(baseline))}
+    result = []
+    for service, shape, n, first, example, source, errors in scope.query(_template_sql(scope)):
+        if (service, shape) in seen:
+            continue
+        result.append(NewTemplate(service, shape, int(n), first, example, source, int(errors)))
+    result.sort(key=lambda t: (t.first_ns is None, t.first_ns or 0, t.service))
+    return result
