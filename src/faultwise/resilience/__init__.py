@@ -25,6 +25,12 @@ from faultwise.resilience._backoff import (
     full_jitter,
 )
 from faultwise.resilience._base import Event, Listener, RejectedError, ResilienceError, Strategy
+from faultwise.resilience._bulkhead import (
+    Bulkhead,
+    BulkheadConfig,
+    BulkheadFullError,
+    BulkheadRejected,
+)
 from faultwise.resilience._circuit_breaker import (
     BreakerRejected,
     BreakerSnapshot,
@@ -35,6 +41,16 @@ from faultwise.resilience._circuit_breaker import (
     CircuitState,
     Permit,
 )
+from faultwise.resilience._concurrency_limit import (
+    AIMDLimit,
+    ConcurrencyLimit,
+    ConcurrencyLimitConfig,
+    ConcurrencyLimited,
+    ConcurrencyLimitError,
+    Gradient2Limit,
+    LimitAlgorithm,
+    LimitChanged,
+)
 from faultwise.resilience._deadline import (
     DEADLINE_HEADER,
     Deadline,
@@ -44,7 +60,15 @@ from faultwise.resilience._deadline import (
     deadline_to_headers,
     remaining,
 )
+from faultwise.resilience._fallback import Fallback, FallbackConfig, FallbackUsed
+from faultwise.resilience._hedge import Hedge, HedgeConfig, HedgeStarted
 from faultwise.resilience._policy import Policy
+from faultwise.resilience._rate_limiter import (
+    RateLimited,
+    RateLimitedError,
+    RateLimiter,
+    RateLimiterConfig,
+)
 from faultwise.resilience._retry import (
     Retry,
     RetryConfig,
@@ -54,30 +78,60 @@ from faultwise.resilience._retry import (
 )
 from faultwise.resilience._retry_budget import BudgetExhaustedError, RetryBudget, RetryBudgetConfig
 from faultwise.resilience._stores import CountWindow, TimeWindow, WindowCounts
+from faultwise.resilience._throttle import (
+    AdaptiveThrottle,
+    AdaptiveThrottleConfig,
+    Throttled,
+    ThrottledError,
+)
 from faultwise.resilience._timeout import TimedOut, Timeout, TimeoutConfig, TimeoutExceeded
 
 __all__ = [
     "DEADLINE_HEADER",
+    "AIMDLimit",
+    "AdaptiveThrottle",
+    "AdaptiveThrottleConfig",
     "Backoff",
     "BreakerRejected",
     "BreakerSnapshot",
     "BreakerStateChanged",
     "BudgetExhaustedError",
+    "Bulkhead",
+    "BulkheadConfig",
+    "BulkheadFullError",
+    "BulkheadRejected",
     "CircuitBreaker",
     "CircuitBreakerConfig",
     "CircuitOpenError",
     "CircuitState",
+    "ConcurrencyLimit",
+    "ConcurrencyLimitConfig",
+    "ConcurrencyLimitError",
+    "ConcurrencyLimited",
     "ConstantBackoff",
     "CountWindow",
     "Deadline",
     "DecorrelatedBackoff",
     "Event",
     "ExponentialBackoff",
+    "Fallback",
+    "FallbackConfig",
+    "FallbackUsed",
+    "Gradient2Limit",
+    "Hedge",
+    "HedgeConfig",
+    "HedgeStarted",
     "Jitter",
+    "LimitAlgorithm",
+    "LimitChanged",
     "LinearBackoff",
     "Listener",
     "Permit",
     "Policy",
+    "RateLimited",
+    "RateLimitedError",
+    "RateLimiter",
+    "RateLimiterConfig",
     "RejectedError",
     "ResilienceError",
     "Retry",
@@ -89,6 +143,8 @@ __all__ = [
     "StopReason",
     "Strategy",
     "SumBackoff",
+    "Throttled",
+    "ThrottledError",
     "TimeWindow",
     "TimedOut",
     "Timeout",

@@ -103,11 +103,15 @@ class Strategy(Emitter):
 
     __slots__ = ("name",)
     kind: ClassVar[str] = "strategy"
-    supports_sync: ClassVar[bool] = True
 
     def __init__(self, name: str | None) -> None:
         super().__init__()
         self.name = name if name is not None else self.kind
+
+    @property
+    def supports_sync(self) -> bool:
+        """Whether the strategy can run synchronous calls (hedging, for one, cannot)."""
+        return True
 
     def _run(self, next: Next, args: Any, kwargs: dict[str, Any]) -> Any:
         raise NotImplementedError
@@ -132,3 +136,11 @@ class Strategy(Emitter):
 def _invoke(payload: tuple[Callable[..., Any], tuple[Any, ...]], kwargs: dict[str, Any]) -> Any:
     fn, args = payload
     return fn(*args, **kwargs)
+
+
+def type_name(error: BaseException) -> str:
+    """A stable name for an error's type: ``ConnectionError``, ``httpx.ReadTimeout``."""
+    cls = type(error)
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"

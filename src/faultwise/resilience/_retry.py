@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from faultwise._clock import SYSTEM_CLOCK, Clock
 from faultwise.resilience._backoff import Backoff, ExponentialBackoff
-from faultwise.resilience._base import Event, Next, RejectedError, Strategy
+from faultwise.resilience._base import Event, Next, RejectedError, Strategy, type_name
 from faultwise.resilience._deadline import remaining
 from faultwise.resilience._retry_budget import BudgetExhaustedError, RetryBudget
 
@@ -170,7 +170,7 @@ class Retry(Strategy):
                 reason = StopReason.DEADLINE
             elif self._budget is not None and not self._budget.try_withdraw():
                 reason = StopReason.BUDGET
-        error_type = None if error is None else _type_name(error)
+        error_type = None if error is None else type_name(error)
         if reason is not None:
             self._emit(RetryGaveUp(self.name, attempt, reason, error_type))
             return reason
@@ -250,13 +250,6 @@ class Retry(Strategy):
             del error
             await self._clock.sleep_async(decision)
             previous, attempt, started = decision, attempt + 1, now()
-
-
-def _type_name(error: BaseException) -> str:
-    cls = type(error)
-    if cls.__module__ == "builtins":
-        return cls.__qualname__
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 class StopReason(enum.Enum):
