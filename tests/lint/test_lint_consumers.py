@@ -116,6 +116,18 @@ QUIET = [
         """,
         id="manual-ack-and-ack-at-loop-end",
     ),
+    pytest.param(
+        """
+        class Request:
+            def on_failure(self, exc_info):
+                self.message.ack()
+                self.backend.mark_as_failure(self.id, exc_info)
+            def on_retry(self, exc_info):
+                self.message.ack()
+                self.publish_retry(exc_info)
+        """,
+        id="completion-hooks-run-after-processing",
+    ),
 ]
 
 

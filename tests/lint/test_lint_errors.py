@@ -152,6 +152,34 @@ QUIET = [
     ),
     pytest.param(
         """
+        def request(url):
+            try:
+                return send(url)
+            except HTTPError as e:
+                body = b""
+                try:
+                    body = e.read()
+                except Exception:
+                    pass
+                raise Failed(body) from e
+        def unsubscribe(nodes):
+            failed = []
+            for node in nodes:
+                try:
+                    node.unsubscribe()
+                except Exception:
+                    failed.append(node)
+            return failed
+        def drop_exception(fut):
+            try:
+                fut.result()
+            except Exception:
+                pass
+        """,
+        id="inside-a-handler-recorded-or-deliberate-by-name",
+    ),
+    pytest.param(
+        """
         class Conn:
             def close(self):
                 try:

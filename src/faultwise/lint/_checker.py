@@ -102,6 +102,7 @@ class _Scope:
         "acquired",
         "assigns",
         "globals",
+        "handlers",
         "is_async",
         "locals",
         "loops",
@@ -125,6 +126,7 @@ class _Scope:
         self.retry_loops: list[ast.For | ast.While] = []
         self.acks: set[ast.Call] = set()
         self.acquired = False
+        self.handlers = 0  # depth of except handlers around the current node
 
 
 class Checker:
@@ -499,10 +501,17 @@ class Checker:
             if not scope.retry_loops or scope.retry_loops[-1] is not loop:
                 scope.retry_loops.append(loop)
         if node.handlers:
-            _handlers.check_try(node, scope.name, self.report, self.lines)
+            _handlers.check_try(
+                node, scope.name, self.report, self.lines, in_handler=scope.handlers > 0
+            )
         self.generic(node)
 
     visit_TryStar = visit_Try
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        self.scope.handlers += 1
+        self.generic(node)
+        self.scope.handlers -= 1
 
     # -- calls ----------------------------------------------------------------------------
 

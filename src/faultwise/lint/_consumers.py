@@ -53,6 +53,11 @@ _TRIVIAL = frozenset(
 )
 # Bookkeeping after an ack (events, signals, metrics, traces) is not processing the message.
 _BOOKKEEPING = ("log", "event", "signal", "metric", "stat", "emit", "trace", "print", "warn")
+# Functions that implement acking, or completion hooks that run once processing has ended.
+_AFTER_PROCESSING = (
+    "ack", "reject", "fail", "retry", "revok", "success", "timeout", "error", "complete",
+    "done", "finish",
+)  # fmt: skip
 _END = (ast.Return, ast.Raise, ast.Continue, ast.Break)
 
 
@@ -158,9 +163,11 @@ def scan_acks(function: str, body: list[ast.stmt], acks: set[ast.Call], report: 
     """Report every ack in ``acks`` that is followed by more work in ``body``'s flow.
 
     Functions that implement acking (``def basic_ack``, ``def _ack_message``) and acks sent
-    through ``super()`` are the broker client's own plumbing, not a consumer.
+    through ``super()`` are the broker client's own plumbing, not a consumer; completion hooks
+    (``on_failure``, ``on_retry``, ``on_success``, ``on_timeout``) run after processing ended.
     """
-    if "ack" in function.lower() or "reject" in function.lower():
+    lowered = function.lower()
+    if any(word in lowered for word in _AFTER_PROCESSING):
         return
     acks = {a for a in acks if not _via_super(a)}
     if acks:

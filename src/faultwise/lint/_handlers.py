@@ -13,6 +13,9 @@ Deliberate idioms that are skipped for FW121/FW122 (a bare ``except:`` is always
 * ``is_*``/``has_*``/``verify*``/``check*`` predicates answering ``False``;
 * handlers explained by a comment (on the ``except`` line, the line above it, or inside):
   the drop was a reviewed decision; tool directives (``# noqa``, ``# pylint:``) do not count;
+* a ``try`` inside another handler (a second error would hide the first), handlers that
+  record the failure (``failed.append(node)``), and functions whose name says they drop or
+  handle errors (``drop_exception``, ``safe_repr``, ``handle_dbapi_exception``);
 * best-effort cleanup: a ``try`` whose body only closes, cancels, resets or removes
   something, or any handler inside ``__del__``/``__exit__``/``close()``-like methods, where
   a second error would hide the first.
@@ -60,6 +63,10 @@ _CLEANUP_FUNCTIONS = frozenset(
      "teardown", "tearDown", "terminate", "_cleanup", "_close"}
 )  # fmt: skip
 _DIRECTIVES = ("noqa", "pylint", "type:", "nosec", "pragma", "fmt:", "pyright", "mypy")
+# ``failed.append(node)``: the failure is recorded for the caller, not lost.
+_RECORDS = frozenset({"append", "add", "put", "put_nowait", "set_exception"})
+# A function whose name says it drops or handles errors does so on purpose.
+_DELIBERATE = ("drop", "ignore", "discard", "silence", "suppress", "quiet", "safe", "exception")
 _EXITS = frozenset({"exit", "_exit", "abort", "fail", "skip", "xfail"})
 
 
@@ -90,7 +97,7 @@ def check_suppress(
     """``with contextlib.suppress(Exception):`` is ``except Exception: pass`` (FW121)."""
     if not any(_broad(a) for a in call.args):
         return
-    if function_name in _CLEANUP_FUNCTIONS or _cleanup(body) or _pure(body):
+    if _deliberate(function_name) or _cleanup(body) or _pure(body):
         return
     report("FW121", call, f"{ast.unparse(call)} silences every error")
 
@@ -122,6 +129,7 @@ def _handled(handler: ast.ExceptHandler) -> bool:
         if isinstance(node, ast.Call) and (
             is_logging_call(node)
             or _call_name(node) in _EXITS
+            or _call_name(node) in _RECORDS
             or any(kw.arg == "exc_info" for kw in node.keywords)
         ):
             return True
@@ -177,10 +185,21 @@ def _explained(handler: ast.ExceptHandler, lines: Sequence[str]) -> bool:
     return False
 
 
+def _deliberate(function_name: str) -> bool:
+    lowered = function_name.lower()
+    return function_name in _CLEANUP_FUNCTIONS or any(w in lowered for w in _DELIBERATE)
+
+
 def check_try(
-    node: ast.Try | ast.TryStar, function_name: str, report: Report, lines: Sequence[str] = ()
+    node: ast.Try | ast.TryStar,
+    function_name: str,
+    report: Report,
+    lines: Sequence[str] = (),
+    *,
+    in_handler: bool = False,
 ) -> None:
-    if function_name in _CLEANUP_FUNCTIONS:
+    """Check the handlers of one ``try``; ``in_handler``: it sits inside another handler."""
+    if _deliberate(function_name):
         return
     if all(isinstance(s, ast.Import | ast.ImportFrom) for s in node.body) or _cleanup(node.body):
         return
@@ -190,7 +209,9 @@ def check_try(
             continue
         if handler.type is None:
             report("FW120", handler, "bare except: swallows every exception")
-        elif pure or _answers_no(handler, function_name) or _explained(handler, lines):
+        elif in_handler or pure or _answers_no(handler, function_name):
+            continue  # a second error while handling the first would hide it
+        elif _explained(handler, lines):
             continue
         elif _silent(handler.body):
             what = ast.unparse(handler.type)
