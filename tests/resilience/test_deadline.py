@@ -31,7 +31,7 @@ def test_an_inner_deadline_can_only_shorten_the_outer_one() -> None:
     clock = FakeClock()
     with deadline(1.0, clock=clock) as outer:
         with deadline(5.0, clock=clock) as inner:
-            assert outer is inner
+            assert outer == inner
         with deadline(0.25, clock=clock):
             assert 0.25 == remaining()
         assert 1.0 == remaining()
@@ -40,7 +40,7 @@ def test_an_inner_deadline_can_only_shorten_the_outer_one() -> None:
 def test_deadline_none_keeps_the_current_one() -> None:
     clock = FakeClock()
     with deadline(1.0, clock=clock) as outer, deadline(None) as same:
-        assert outer is same
+        assert outer == same
 
 
 def test_nan_deadline_is_refused() -> None:

@@ -51,7 +51,7 @@ class Bulkhead(Strategy):
     order, each for at most ``max_wait`` seconds (less when the deadline is sooner).
     """
 
-    __slots__ = ("_active", "_lock", "_waiters", "config")
+    __slots__ = ("_active", "_lock", "_max", "_waiters", "config")
     kind: ClassVar[str] = "bulkhead"
 
     def __init__(
@@ -64,6 +64,7 @@ class Bulkhead(Strategy):
     ) -> None:
         super().__init__(name)
         self.config = BulkheadConfig(max_concurrent, max_queue, max_wait)
+        self._max = max_concurrent
         self._lock = threading.Lock()
         self._active = 0
         self._waiters: deque[_ThreadWaiter | _TaskWaiter] = deque()
@@ -80,19 +81,31 @@ class Bulkhead(Strategy):
 
     def try_acquire(self) -> bool:
         """Take a slot if one is free (never waits, never queues)."""
-        with self._lock:
-            if self._active < self.config.max_concurrent and not self._waiters:
-                self._active += 1
-                return True
-            return False
+        return self._take()
 
     def release(self) -> None:
         """Give a slot back: to the first waiter in line, or to the pool."""
-        with self._lock:
-            while self._waiters:
-                if self._waiters.popleft().grant():
+        lock = self._lock
+        lock.acquire()  # (acquire/release rather than `with`: this is the hot path)
+        try:
+            waiters = self._waiters
+            while waiters:
+                if waiters.popleft().grant():
                     return  # the slot passed straight to a waiter
             self._active -= 1
+        finally:
+            lock.release()
+
+    def _take(self) -> bool:
+        """The fast path: take a free slot when nobody waits for one."""
+        lock = self._lock
+        lock.acquire()
+        if self._active < self._max and not self._waiters:
+            self._active += 1
+            lock.release()
+            return True
+        lock.release()
+        return False
 
     # -- waiting ----------------------------------------------------------------------------
 
@@ -156,14 +169,16 @@ class Bulkhead(Strategy):
     # -- drivers ----------------------------------------------------------------------------
 
     def _run(self, next: Next, args: Any, kwargs: dict[str, Any]) -> Any:
-        self.acquire()
+        if not self._take():
+            self.acquire()
         try:
             return next(args, kwargs)
         finally:
             self.release()
 
     async def _run_async(self, next: Next, args: Any, kwargs: dict[str, Any]) -> Any:
-        await self.acquire_async()
+        if not self._take():
+            await self.acquire_async()
         try:
             return await next(args, kwargs)
         finally:

@@ -51,23 +51,33 @@ class Deadline:
         return self.clock.now() >= self.at
 
 
-_current: ContextVar[Deadline | None] = ContextVar("faultwise_deadline", default=None)
-current_deadline = _current.get
-"""The deadline in force in this context, or ``None``."""
+Instant = tuple[float, Clock]
+"""The contextvar holds ``(at, clock)``: a plain tuple is several times cheaper to make per
+call than any object, and :func:`current_deadline` wraps it for users."""
+
+_current: ContextVar[Instant | None] = ContextVar("faultwise_deadline", default=None)
+
+
+def current_deadline() -> Deadline | None:
+    """The deadline in force in this context, or ``None``."""
+    current = _current.get()
+    return None if current is None else Deadline(*current)
 
 
 def remaining() -> float | None:
     """Seconds left before the current deadline, or ``None`` when there is none."""
     current = _current.get()
-    return None if current is None else current.at - current.clock.now()
+    return None if current is None else current[0] - current[1].now()
 
 
-def tighter(seconds: float, clock: Clock) -> Deadline:
-    """The deadline ``seconds`` from now on ``clock``, or the current one if that is sooner."""
+def tighter(seconds: float, clock: Clock, now: float) -> Instant:
+    """The instant ``seconds`` after ``now`` on ``clock``, or the current deadline if sooner."""
     current = _current.get()
-    if current is not None and current.remaining() <= seconds:
-        return current
-    return Deadline(clock.now() + seconds, clock)
+    if current is not None:
+        at, its_clock = current
+        if at - (now if its_clock is clock else its_clock.now()) <= seconds:
+            return current
+    return (now + seconds, clock)
 
 
 @contextmanager
@@ -77,14 +87,13 @@ def deadline(seconds: float | None, *, clock: Clock = SYSTEM_CLOCK) -> Iterator[
     Nested deadlines only ever shorten: the tighter of the two wins.
     """
     if seconds is None:
-        yield _current.get()
+        yield current_deadline()
         return
     if math.isnan(seconds):
         raise ValueError("a deadline cannot be NaN")
-    new = tighter(seconds, clock)
-    token = _current.set(new)
+    token = _current.set(tighter(seconds, clock, clock.now()))
     try:
-        yield new
+        yield current_deadline()
     finally:
         _current.reset(token)
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from faultwise._clock import SYSTEM_CLOCK, Clock
 from faultwise.resilience._base import Event, Next, ResilienceError, Strategy
-from faultwise.resilience._deadline import Deadline, _current, tighter
+from faultwise.resilience._deadline import _current, tighter
 
 __all__ = ["TimedOut", "Timeout", "TimeoutConfig", "TimeoutExceeded"]
 
@@ -44,7 +44,7 @@ class Timeout(Strategy):
     >>> policy = Policy(Timeout(2.0))
     """
 
-    __slots__ = ("_clock", "config", "seconds")
+    __slots__ = ("_clock", "_now", "config", "seconds")
     kind: ClassVar[str] = "timeout"
 
     def __init__(self, seconds: float, *, name: str | None = None, clock: Clock = SYSTEM_CLOCK):
@@ -52,41 +52,44 @@ class Timeout(Strategy):
         self.config = TimeoutConfig(seconds)
         self.seconds = seconds
         self._clock = clock
+        self._now = clock.now
 
-    def _start(self) -> tuple[float, Deadline]:
-        start = self._clock.now()
-        deadline = tighter(self.seconds, self._clock)
-        if deadline.at <= start:  # never start work that cannot finish in time
-            raise self._expired(start, deadline, start)
-        return start, deadline
-
-    def _expired(self, start: float, deadline: Deadline, now: float) -> TimeoutExceeded:
-        limit = deadline.at - start
-        self._emit(TimedOut(self.name, max(limit, 0.0), now - start))
-        return TimeoutExceeded(self.name, max(limit, 0.0))
+    def _expired(self, start: float, at: float, now: float) -> TimeoutExceeded:
+        limit = max(at - start, 0.0)
+        self._emit(TimedOut(self.name, limit, now - start))
+        return TimeoutExceeded(self.name, limit)
 
     def _run(self, next: Next, args: Any, kwargs: dict[str, Any]) -> Any:
-        start, deadline = self._start()
+        now = self._now
+        start = now()
+        deadline = tighter(self.seconds, self._clock, start)
+        at = deadline[0]
+        if at <= start:  # never start work that cannot finish in time
+            raise self._expired(start, at, start)
         token = _current.set(deadline)
         try:
             result = next(args, kwargs)
         finally:
             _current.reset(token)
-        now = self._clock.now()
-        if now > deadline.at:
-            raise self._expired(start, deadline, now)
+        end = now()
+        if end > at:
+            raise self._expired(start, at, end)
         return result
 
     async def _run_async(self, next: Next, args: Any, kwargs: dict[str, Any]) -> Any:
-        start, deadline = self._start()
+        start = self._now()
+        deadline = tighter(self.seconds, self._clock, start)
+        at = deadline[0]
+        if at <= start:
+            raise self._expired(start, at, start)
         token = _current.set(deadline)
         try:
-            async with asyncio.timeout(deadline.at - start) as scope:
+            async with asyncio.timeout(at - start) as scope:
                 return await next(args, kwargs)
         except TimeoutError:
             if not scope.expired():
                 raise  # the call's own TimeoutError, not ours
-            raise self._expired(start, deadline, self._clock.now()) from None
+            raise self._expired(start, at, self._now()) from None
         finally:
             _current.reset(token)
 
