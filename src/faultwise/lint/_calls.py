@@ -127,8 +127,14 @@ def literal_str(node: ast.expr | None) -> str | None:
     return None
 
 
-def _short(qualname: str) -> str:
-    return qualname.rsplit(".", 2)[-2] + "." + qualname.rsplit(".", 1)[-1] + "()"
+def _short(call: ast.Call, qualname: str) -> str:
+    """The call as written, with what it resolved to when the text does not show it."""
+    written = ast.unparse(call.func)
+    if len(written) > 40:
+        written = "..." + written[-37:]
+    if written.split(".")[0] == qualname.split(".", maxsplit=1)[0]:
+        return f"{written}()"
+    return f"{written}() ({qualname})"
 
 
 def check_timeouts(call: ast.Call, qualname: str, report: Report) -> None:
@@ -136,18 +142,18 @@ def check_timeouts(call: ast.Call, qualname: str, report: Report) -> None:
     timeout = keyword(call, "timeout")
     if qualname in REQUESTS_CALLS:
         if timeout is None and not has_kwargs(call):
-            report("FW101", call, f"{_short(qualname)} without timeout")
+            report("FW101", call, f"{_short(call, qualname)} without timeout")
         elif timeout is not None and _is_none(timeout.value):
-            report("FW101", call, f"{_short(qualname)} with timeout=None")
+            report("FW101", call, f"{_short(call, qualname)} with timeout=None")
     elif qualname in HTTPX_CALLS or qualname in ("httpx.Client", "httpx.AsyncClient"):
         if timeout is not None and _is_none(timeout.value):
-            report("FW102", call, f"{_short(qualname)} with timeout=None")
+            report("FW102", call, f"{_short(call, qualname)} with timeout=None")
     elif qualname == "httpx.Timeout":
         if len(call.args) == 1 and _is_none(call.args[0]) and not call.keywords:
             report("FW102", call, "httpx.Timeout(None) disables every timeout")
     elif qualname in AIOHTTP_CALLS:
         if timeout is not None and _is_none(timeout.value):
-            report("FW104", call, f"{_short(qualname)} with timeout=None")
+            report("FW104", call, f"{_short(call, qualname)} with timeout=None")
     elif qualname == "aiohttp.ClientTimeout":
         if _unbounded_client_timeout(call):
             report("FW104", call, "aiohttp.ClientTimeout() with neither total nor sock_read")
@@ -172,14 +178,14 @@ def _check_redis(call: ast.Call, qualname: str, report: Report) -> None:
     timeout = keyword(call, "socket_timeout")
     if timeout is not None:
         if _is_none(timeout.value):
-            report("FW105", call, f"{_short(qualname)} with socket_timeout=None")
+            report("FW105", call, f"{_short(call, qualname)} with socket_timeout=None")
         return
     url = literal_str(call.args[0]) if call.args else literal_str(_kw_value(call, "url"))
     if url is not None and "socket_timeout" in url:
         return
     if qualname.endswith("from_url") and url is None and call.args:
         return  # a URL from configuration may carry ?socket_timeout=
-    report("FW105", call, f"{_short(qualname)} without socket_timeout")
+    report("FW105", call, f"{_short(call, qualname)} without socket_timeout")
 
 
 def _kw_value(call: ast.Call, name: str) -> ast.expr | None:
@@ -196,7 +202,7 @@ def _check_postgres(call: ast.Call, qualname: str, report: Report) -> None:
         return
     if dsn is not None and text is None:
         return  # a DSN from configuration may carry connect_timeout
-    report("FW106", call, f"{_short(qualname)} without connect_timeout")
+    report("FW106", call, f"{_short(call, qualname)} without connect_timeout")
 
 
 def _check_socket(
@@ -206,14 +212,14 @@ def _check_socket(
     if timeout is not None:
         if _is_none(timeout.value):
             rule_id = "FW103" if qualname.startswith("urllib") else "FW107"
-            report(rule_id, call, f"{_short(qualname)} with timeout=None")
+            report(rule_id, call, f"{_short(call, qualname)} with timeout=None")
         return
     if len(call.args) > position or has_kwargs(call):
         return
     if any(isinstance(a, ast.Starred) for a in call.args):
         return
     rule_id = "FW103" if qualname.startswith("urllib") else "FW107"
-    report(rule_id, call, f"{_short(qualname)} without timeout")
+    report(rule_id, call, f"{_short(call, qualname)} without timeout")
 
 
 def is_network_call(qualname: str | None) -> bool:
@@ -250,13 +256,13 @@ def check_unbounded_pool(call: ast.Call, qualname: str, report: Report) -> None:
         if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):
             operand = value.operand
             if isinstance(operand, ast.Constant) and operand.value == 1 and unbounded == -1:
-                report("FW160", call, f"{_short(qualname)} with {name}=-1 (no limit)")
+                report("FW160", call, f"{_short(call, qualname)} with {name}=-1 (no limit)")
         elif (
             isinstance(value, ast.Constant)
             and value.value == unbounded
             and (unbounded is None or type(value.value) is int)
         ):
-            report("FW160", call, f"{_short(qualname)} with {name}={unbounded!r} (no limit)")
+            report("FW160", call, f"{_short(call, qualname)} with {name}={unbounded!r} (no limit)")
 
 
 _AUTO_ACK = (("auto_ack", True), ("no_ack", True), ("enable_auto_commit", True))
