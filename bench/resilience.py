@@ -19,9 +19,9 @@ import aiobreaker
 import circuitbreaker
 import pybreaker
 import tenacity
-from _common import arguments, async_ns_per_call, best_ns_per_call, emit, table
 from purgatory import SyncCircuitBreakerFactory
 
+from _common import arguments, async_ns_per_call, best_ns_per_call, emit, table
 from faultwise.resilience import Bulkhead, CircuitBreaker, Policy, Retry, Timeout
 
 
