@@ -239,6 +239,24 @@ class CircuitBreaker(Strategy):
         """Back to CLOSED with an empty window and the open time reset."""
         self._transition_now(_CLOSED)
 
+    @property
+    def open_remaining(self) -> float:
+        """Seconds until an OPEN breaker lets a probe through (0.0 in any other state)."""
+        return max(self._open_until - self._now(), 0.0) if self._state is _OPEN else 0.0
+
+    def adopt(self, state: CircuitState, open_for: float = 0.0) -> None:
+        """Take a state decided elsewhere, e.g. by another replica sharing this breaker's state
+        through Redis; ``open_for`` is the rest of the open time when ``state`` is OPEN. A
+        change emits the usual :class:`BreakerStateChanged`."""
+        event = None
+        with self._lock:
+            if state is not self._state:
+                event = self._transition(state)
+            if state is _OPEN:
+                self._open_until = self._now() + open_for
+        if event is not None:
+            self._emit(event)
+
     def snapshot(self) -> BreakerSnapshot:
         """The state and the window's counts, e.g. for a health page."""
         with self._lock:

@@ -47,7 +47,7 @@ class RateLimiter(Strategy):
     current deadline: a wait longer than what remains is rejected immediately.
     """
 
-    __slots__ = ("_clock", "_store", "config")
+    __slots__ = ("_clock", "_store", "_take_async", "config")
     kind: ClassVar[str] = "rate_limiter"
 
     def __init__(
@@ -65,6 +65,8 @@ class RateLimiter(Strategy):
         self.config = RateLimiterConfig(rate, burst, max_wait)
         self._clock = clock
         self._store = store if store is not None else TokenBucket(rate, burst, clock=clock)
+        # A store shared across processes may need I/O to grant a token: async drivers await it.
+        self._take_async = getattr(self._store, "take_async", None)
 
     def try_acquire(self) -> bool:
         """Take a token if one is there now."""
@@ -72,9 +74,20 @@ class RateLimiter(Strategy):
 
     def reserve(self) -> float:
         """Reserve a token: the seconds to wait before using it; raises when over the limit."""
+        return self._granted(self._store.take(self._wait_limit()))
+
+    async def reserve_async(self) -> float:
+        """The asyncio twin of :meth:`reserve` (awaits a store's ``take_async`` if it has one)."""
+        if self._take_async is None:
+            return self.reserve()
+        return self._granted(await self._take_async(self._wait_limit()))
+
+    def _wait_limit(self) -> float:
         left = remaining()
         limit = self.config.max_wait if left is None else min(self.config.max_wait, left)
-        wait = self._store.take(max(limit, 0.0))
+        return max(limit, 0.0)
+
+    def _granted(self, wait: float | None) -> float:
         if wait is None:
             retry_after = max(0.0, (1 - self._store.available()) / self.config.rate)
             self._emit(RateLimited(self.name, retry_after))
@@ -98,7 +111,7 @@ class RateLimiter(Strategy):
         return next(args, kwargs)
 
     async def _run_async(self, next: Next, args: Any, kwargs: dict[str, Any]) -> Any:
-        wait = self.reserve()
+        wait = self.reserve() if self._take_async is None else await self.reserve_async()
         if wait:
             try:
                 await self._clock.sleep_async(wait)

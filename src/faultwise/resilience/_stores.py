@@ -21,6 +21,7 @@ __all__ = [
     "FAILURE",
     "SLOW",
     "SUCCESS",
+    "AsyncTokenBucketStore",
     "BreakerWindow",
     "CountWindow",
     "SlidingSum",
@@ -230,6 +231,13 @@ class TokenBucketStore(Protocol):
     def take(self, max_wait: float) -> float | None: ...
     def refund(self) -> None: ...
     def available(self) -> float: ...
+
+
+class AsyncTokenBucketStore(TokenBucketStore, Protocol):
+    """A bucket that may need I/O to grant a token (one shared by many processes): the
+    rate limiter's async drivers await :meth:`take_async` instead of calling ``take``."""
+
+    async def take_async(self, max_wait: float) -> float | None: ...
 
 
 class TokenBucket:
