@@ -16,6 +16,7 @@ the child that finished last before the current point, then continue from where 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from faultwise._errors import InputError
 from faultwise.telemetry import IngestSummary, Severity, SpanKind, SpanStatus, Store
@@ -159,29 +160,29 @@ def _spans(store: Store, trace_id: str) -> tuple[SpanNode, ...]:
         [trace_id],
     )
     ids = {r[0] for r in rows}
-    children: dict[str | None, list[tuple[object, ...]]] = {}
+    children: dict[str | None, list[tuple[Any, ...]]] = {}
     for r in rows:
         parent = r[1] if r[1] in ids and r[1] != r[0] else None  # orphans become roots
         children.setdefault(parent, []).append(r)
     out: list[SpanNode] = []
     visited: set[str] = set()
 
-    def walk(row: tuple[object, ...], depth: int) -> None:
+    def walk(row: tuple[Any, ...], depth: int) -> None:
         span_id = str(row[0])
         if span_id in visited:  # a cycle in bad data: show each span once
             return
         visited.add(span_id)
-        start, end = int(row[6]), int(row[7])  # type: ignore[call-overload]
+        start, end = int(row[6]), int(row[7])
         kids = children.get(span_id, [])
-        covered = _covered(start, end, [(int(k[6]), int(k[7])) for k in kids])  # type: ignore[call-overload]
+        covered = _covered(start, end, [(int(k[6]), int(k[7])) for k in kids])
         out.append(
             SpanNode(
                 span_id,
                 row[1] if row[1] else None,
                 row[2],
-                str(row[3] or ""),  # type: ignore[arg-type]
+                str(row[3] or ""),
                 SpanKind(int(row[4] or 0)),
-                SpanStatus(int(row[5] or 0)),  # type: ignore[call-overload]
+                SpanStatus(int(row[5] or 0)),
                 start,
                 end,
                 max(0, end - start - covered),

@@ -168,7 +168,7 @@ def read_csv_spans(store: Store, src: Source, csv: CsvTable) -> tuple[int, int, 
     end_form = detect_form(_sample(store, csv.table, end_col)) if end_col else None
     dur_col = col[SpanField.DURATION]
     duration = (
-        f"CAST(round(TRY_CAST({ident(dur_col)} AS DOUBLE) * {_duration_unit_ns(dur_col)}) "
+        f"TRY_CAST(round(TRY_CAST({ident(dur_col)} AS DOUBLE) * {_duration_unit_ns(dur_col)}) "
         "AS BIGINT)"
         if dur_col
         else "NULL"
@@ -199,7 +199,8 @@ def read_csv_spans(store: Store, src: Source, csv: CsvTable) -> tuple[int, int, 
     con = store.connection
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _spans_staged AS SELECT *, "
-        f"coalesce(end_direct, start_ns + duration_ns) AS end_ns FROM ({staged})"
+        f"coalesce(end_direct, TRY_CAST(start_ns::HUGEINT + duration_ns AS BIGINT)) AS end_ns "
+        f"FROM ({staged})"
     )
     ok = "trace_id IS NOT NULL AND trace_id <> '' AND span_id IS NOT NULL AND start_ns IS NOT NULL"
     con.execute(

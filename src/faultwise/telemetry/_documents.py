@@ -27,7 +27,7 @@ from faultwise.telemetry._model import (
     Table,
 )
 from faultwise.telemetry._services import service_from_pod
-from faultwise.telemetry._source import KEEP_REJECTS, Source, open_bytes, reject_text
+from faultwise.telemetry._source import KEEP_REJECTS, Source, read_all, reject_text
 from faultwise.telemetry._timestamps import parse_timestamp
 
 __all__ = ["DOCUMENT_FORMATS", "Rows", "read_document", "sniff_document"]
@@ -111,8 +111,9 @@ def sniff_document(text: str) -> Format | None:
 
 def _documents(src: Source, rows: Rows) -> Iterator[tuple[int, Any]]:
     """The JSON values of ``src``: one per line when it is JSON lines, else the whole file."""
-    with open_bytes(src.path, src.compression) as f:
-        data = f.read()
+    data, damaged = read_all(src)
+    if damaged:
+        rows.reject(src, data.count(b"\n") + 1, f"unreadable from here on ({damaged})")
     try:
         yield 1, orjson.loads(data)
         return
@@ -133,13 +134,14 @@ def read_document(src: Source, fmt: Format, *, mtime_ns: int) -> Rows:
     if fmt is Format.PROM_TEXT:
         _prom_text(src, rows, mtime_ns)
         return rows
-    reader: Callable[[Any, Rows, Source, int], None] = {
+    readers: dict[Format, Callable[[Any, Rows, Source, int], None]] = {
         Format.OTLP_JSON: _otlp,
         Format.JAEGER_JSON: _jaeger,
         Format.ZIPKIN_JSON: _zipkin,
         Format.K8S_EVENTS: _k8s_events,
         Format.PROM_QUERY_RANGE: _prom_json,
-    }[fmt]
+    }
+    reader = readers[fmt]
     for line, doc in _documents(src, rows):
         try:
             reader(doc, rows, src, line)
@@ -428,8 +430,10 @@ def _prom_json(doc: dict[str, Any], rows: Rows, src: Source, line: int) -> None:
 
 
 def _prom_text(src: Source, rows: Rows, mtime_ns: int) -> None:
-    with open_bytes(src.path, src.compression) as f:
-        text = f.read().decode("utf-8", errors="replace")
+    data, damaged = read_all(src)
+    if damaged:
+        rows.reject(src, data.count(b"\n") + 1, f"unreadable from here on ({damaged})")
+    text = data.decode("utf-8", errors="replace")
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue

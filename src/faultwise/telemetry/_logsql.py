@@ -272,7 +272,8 @@ def finish_logs(
         "CREATE OR REPLACE TEMP TABLE _staged AS SELECT n, "
         f"CASE WHEN reject IS NULL THEN {ts} END AS ts_ns, "
         f"{service} AS service, coalesce(pod, instance) AS instance, "
-        f"CAST({severity_sql('sev_text', 'sev_num')} AS TINYINT) AS severity, message, "
+        f"CAST({severity_sql('sev_text', 'sev_num')} AS TINYINT) AS severity, "
+        "coalesce(message, raw, '') AS message, "
         "lower(trim(trace_id)) AS trace_id, lower(trim(span_id)) AS span_id, request_id, "
         f"thread, attrs, reject, raw, {inner} AS inner_ns "
         f"FROM ({layers[-1].sql})"
@@ -300,11 +301,11 @@ def finish_logs(
 
 def _clock_offset(store: Store, source: str, form: TsForm) -> tuple[ClockFinding, ...]:
     """Compare the time written in the message text with the record's own timestamp."""
-    diff = "inner_ns - ts_ns"
+    diff = "inner_ns::HUGEINT - ts_ns"
     if form is TsForm.TIME:  # a time of day only: the offset modulo one day, in (-12 h, 12 h]
         diff = f"((({diff}) % {_DAY_NS}) + {_DAY_NS} + {_DAY_NS // 2}) % {_DAY_NS} - {_DAY_NS // 2}"
     row = store.query(
-        f"SELECT median({diff})::BIGINT, count(*) FROM _staged "
+        f"SELECT TRY_CAST(median({diff}) AS BIGINT), count(*) FROM _staged "
         "WHERE inner_ns IS NOT NULL AND ts_ns IS NOT NULL"
     )
     if not row or row[0][0] is None:

@@ -10,28 +10,29 @@ the unreadable tail of a truncated stream become counted rejects, and line numbe
 
 from __future__ import annotations
 
-import gzip
-import io
 import os
 import shutil
 import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import Any
 
 from faultwise._errors import InputError, require
 from faultwise.telemetry._model import Reject
 
 __all__ = [
     "MAX_LINE_BYTES",
+    "DamagedStream",
     "Source",
     "StagedLines",
+    "chunks",
     "iter_sources",
-    "open_bytes",
+    "read_all",
+    "read_error",
     "reject_text",
     "stage_lines",
 ]
@@ -43,6 +44,8 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _SKIP_NAMES = frozenset({".DS_Store"})
 _SEP = "\x01"  # the column separator the line scanner is told; lines holding it go the slow way
+# Bytes the line scanner cannot take inside a line become spaces in the slow path.
+_CONTROL = bytes.maketrans(b"\x00\x01\r", b"   ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,38 +90,77 @@ def _compression(path: Path) -> str:
     return "none"
 
 
-def open_bytes(path: Path, compression: str) -> IO[bytes]:
-    """The decompressed bytes of ``path``."""
+class DamagedStream(Exception):
+    """A compressed stream ends early or is corrupt; what came before it was delivered."""
+
+
+def chunks(path: Path, compression: str, size: int = 1 << 20) -> Iterator[bytes]:
+    """The decompressed bytes of ``path`` in pieces. A damaged gzip or zstd stream yields all
+    it can, then raises :class:`DamagedStream` (Python's gzip module would lose the last
+    buffered part, and DuckDB's reader stops without a word)."""
+    with path.open("rb") as raw:
+        if compression == "none":
+            while block := raw.read(size):
+                yield block
+            return
+        new = _decompressor(compression)
+        d, fed = new(), False
+        while block := raw.read(size):
+            while block:
+                try:
+                    out = d.decompress(block)
+                except Exception as exc:  # zlib.error, zstd.ZstdError
+                    raise DamagedStream(_short(exc)) from exc
+                fed = True
+                if out:
+                    yield out
+                block = d.unused_data if d.eof else b""
+                if d.eof:  # a new member (gzip) or frame (zstd) may follow
+                    d, fed = new(), False
+        if fed and not d.eof:
+            raise DamagedStream("the compressed stream ends before its end marker")
+
+
+def _decompressor(compression: str) -> Callable[[], Any]:
     if compression == "gzip":
-        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]
-    if compression == "zstd":
-        zstd = require("zstandard", "diagnose")
-        raw = path.open("rb")
-        reader: IO[bytes] = zstd.ZstdDecompressor().stream_reader(raw, closefd=True)
-        return reader
-    return path.open("rb")
+        return lambda: zlib.decompressobj(wbits=47)
+    zstd = require("zstandard", "diagnose")
+    return lambda: _ZstdObj(zstd.ZstdDecompressor().decompressobj())
+
+
+class _ZstdObj:
+    """zstandard's decompressobj with zlib's ``eof``/``unused_data`` names."""
+
+    def __init__(self, obj: Any) -> None:
+        self._obj = obj
+
+    def decompress(self, data: bytes) -> bytes:
+        out: bytes = self._obj.decompress(data)
+        return out
+
+    @property
+    def eof(self) -> bool:
+        return bool(self._obj.eof)
+
+    @property
+    def unused_data(self) -> bytes:
+        return bytes(self._obj.unused_data)
 
 
 def _read_head(path: Path, compression: str) -> tuple[bytes, bool]:
-    chunks: list[bytes] = []
+    parts: list[bytes] = []
     size = 0
     try:
-        with open_bytes(path, compression) as f:
-            while size < HEAD_BYTES:
-                chunk = f.read(HEAD_BYTES - size)
-                if not chunk:
-                    return b"".join(chunks), True
-                chunks.append(chunk)
-                size += len(chunk)
-            return b"".join(chunks), not f.read(1)
-    except (EOFError, OSError, zlib.error, ValueError) as exc:  # truncated or corrupt stream
-        if not chunks and not isinstance(exc, EOFError) and compression == "none":
-            raise InputError(f"cannot read: {exc}", source=str(path)) from exc
-        return b"".join(chunks), True
-    except Exception as exc:  # zstandard raises its own ZstdError
-        if type(exc).__name__ == "ZstdError":
-            return b"".join(chunks), True
-        raise
+        for block in chunks(path, compression, 64 * 1024):
+            parts.append(block)
+            size += len(block)
+            if size > HEAD_BYTES:
+                return b"".join(parts)[:HEAD_BYTES], False
+    except DamagedStream:
+        pass
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc}", source=str(path)) from exc
+    return b"".join(parts), True
 
 
 def _source(path: Path, name: str) -> Source:
@@ -155,6 +197,27 @@ def iter_sources(paths: list[str], *, spool_dir: Path) -> Iterator[Source]:
             raise InputError("no such file or directory", source=raw)
 
 
+def read_all(src: Source) -> tuple[bytes, str | None]:
+    """The whole decompressed content, and why it ends early when the stream is damaged."""
+    parts: list[bytes] = []
+    try:
+        for block in chunks(src.path, src.compression):
+            parts.append(block)
+    except DamagedStream as exc:
+        return b"".join(parts), str(exc)
+    return b"".join(parts), None
+
+
+def read_error(src: Source) -> str | None:
+    """Why a compressed stream cannot be read to its end, or None (reads it, keeps nothing)."""
+    try:
+        for _ in chunks(src.path, src.compression, 4 << 20):
+            pass
+    except DamagedStream as exc:
+        return str(exc)
+    return None
+
+
 def reject_text(line: str | bytes) -> str:
     """The start of a rejected line, enough for a person to recognise it."""
     text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
@@ -171,6 +234,8 @@ def stage_lines(con: object, src: Source, *, spool_dir: Path) -> StagedLines:
     assert isinstance(con, duckdb.DuckDBPyConnection)
     table = f"_lines_{next(_counter)}"
     try:
+        if src.compression != "none" and read_error(src) is not None:
+            raise duckdb.InvalidInputException("damaged stream")  # DuckDB would stop silently
         _scan_lines(con, table, src.path, src.compression)
         lines = int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
         return StagedLines(table, lines)
@@ -210,28 +275,41 @@ def _sanitise(src: Source, spool_dir: Path) -> tuple[Path, int, list[Reject], in
 
     with os.fdopen(fd, "wb") as out:
         try:
-            with open_bytes(src.path, src.compression) as raw:
-                stream = io.BufferedReader(raw, 1 << 20) if src.compression != "none" else raw  # type: ignore[type-var]
-                while True:
-                    line = stream.readline(MAX_LINE_BYTES + 1)
-                    if not line:
-                        break
-                    n += 1
-                    if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-                        reject(n, f"line longer than {MAX_LINE_BYTES // (1 << 20)} MiB", line)
-                        while line and not line.endswith(b"\n"):  # skip the rest of it
-                            line = stream.readline(1 << 20)
-                        out.write(b"\n")
-                        continue
-                    text = line.rstrip(b"\r\n").replace(_SEP.encode(), b" ")
-                    out.write(text.decode("utf-8", errors="replace").encode() + b"\n")
-        except (EOFError, OSError, zlib.error, ValueError) as exc:
-            reject(n + 1, f"unreadable from here on ({_short(exc)})", b"")
-        except Exception as exc:
-            if type(exc).__name__ != "ZstdError":
-                raise
-            reject(n + 1, f"unreadable from here on ({_short(exc)})", b"")
+            for line in _split_lines(chunks(src.path, src.compression)):
+                n += 1
+                if line is None:
+                    reject(n, f"line longer than {MAX_LINE_BYTES // (1 << 20)} MiB", b"")
+                    out.write(b"\n")
+                    continue
+                text = line.rstrip(b"\r").translate(_CONTROL)
+                out.write(text.decode("utf-8", errors="replace").encode() + b"\n")
+        except DamagedStream as exc:
+            reject(n + 1, f"unreadable from here on ({exc})", b"")
     return Path(name), n, rejects, rejected
+
+
+def _split_lines(blocks: Iterator[bytes]) -> Iterator[bytes | None]:
+    """Lines without their newline; None for a line longer than MAX_LINE_BYTES."""
+    pending = b""
+    skipping = False
+    for block in blocks:
+        pending += block
+        while True:
+            cut = pending.find(b"\n")
+            if cut < 0:
+                break
+            line, pending = pending[:cut], pending[cut + 1 :]
+            if skipping:
+                skipping = False
+                continue
+            yield None if len(line) > MAX_LINE_BYTES else line
+        if len(pending) > MAX_LINE_BYTES and not skipping:
+            yield None
+            skipping, pending = True, b""
+        elif skipping:
+            pending = b""
+    if pending and not skipping:
+        yield None if len(pending) > MAX_LINE_BYTES else pending
 
 
 def _short(exc: BaseException) -> str:

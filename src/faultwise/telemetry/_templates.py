@@ -93,7 +93,7 @@ def reduce(text: str) -> str:
 
 def reduce_sql(expr: str) -> str:
     """Step 1 in DuckDB: the same reduction of the VARCHAR expression ``expr``."""
-    return f"regexp_replace(split_part({expr}, chr(10), 1), '{REDUCE}', '00', 'g')"
+    return f"regexp_replace(split_part(coalesce({expr}, ''), chr(10), 1), '{REDUCE}', '00', 'g')"
 
 
 def _token(token: str) -> str:

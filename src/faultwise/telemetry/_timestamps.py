@@ -68,18 +68,23 @@ def detect_form(values: Iterable[str]) -> TsForm | None:
 def _epoch_sql(x: str) -> str:
     v = f"TRY_CAST({x} AS DOUBLE)"
     return (
-        f"CASE WHEN abs({v}) < 1e11 THEN CAST(round({v} * 1e9) AS BIGINT) "
-        f"WHEN abs({v}) < 1e14 THEN CAST(round({v} * 1e6) AS BIGINT) "
-        f"WHEN abs({v}) < 1e17 THEN CAST(round({v} * 1e3) AS BIGINT) "
+        f"CASE WHEN abs({v}) < 1e11 THEN TRY_CAST(round({v} * 1e9) AS BIGINT) "
+        f"WHEN abs({v}) < 1e14 THEN TRY_CAST(round({v} * 1e6) AS BIGINT) "
+        f"WHEN abs({v}) < 1e17 THEN TRY_CAST(round({v} * 1e3) AS BIGINT) "
         f"ELSE TRY_CAST({x} AS BIGINT) END"
     )
 
 
+def _ns(timestamp: str) -> str:
+    """UTC ns of a TIMESTAMP expression; NULL outside the ns range (years 1677-2262)."""
+    return f"TRY_CAST(epoch_us({timestamp})::HUGEINT * 1000 AS BIGINT)"
+
+
 def _iso_sql(x: str) -> str:
     return (
-        f"epoch_us(TRY_CAST(replace({x}, ',', '.') AS TIMESTAMPTZ)) * 1000 + "
+        f"TRY_CAST(epoch_us(TRY_CAST(replace({x}, ',', '.') AS TIMESTAMPTZ))::HUGEINT * 1000 + "
         f"coalesce(TRY_CAST(rpad(regexp_extract({x}, '[.,]\\d{{6}}(\\d{{1,3}})', 1), 3, '0') "
-        "AS BIGINT), 0)"
+        "AS BIGINT), 0) AS BIGINT)"
     )
 
 
@@ -93,7 +98,7 @@ def ts_sql(x: str, form: TsForm | None, *, day: str, unit_ns: int | None = None)
     """
     year = day[:4]
     if unit_ns is not None:
-        epoch = f"CAST(round(TRY_CAST({x} AS DOUBLE) * {unit_ns}) AS BIGINT)"
+        epoch = f"TRY_CAST(round(TRY_CAST({x} AS DOUBLE) * {unit_ns}) AS BIGINT)"
         if unit_ns == 1:
             epoch = f"TRY_CAST({x} AS BIGINT)"
     else:
@@ -102,14 +107,14 @@ def ts_sql(x: str, form: TsForm | None, *, day: str, unit_ns: int | None = None)
     if form is TsForm.GO:
         text = _iso_sql(f"regexp_replace({x}, ' [A-Z]{{1,5}}( m=.*)?$', '')")
     elif form is TsForm.CLF:
-        text = f"epoch_ns(try_strptime({x}, '%d/%b/%Y:%H:%M:%S %z'))"
+        text = _ns(f"try_strptime({x}, '%d/%b/%Y:%H:%M:%S %z')")
     elif form is TsForm.SYSLOG:
         with_year = f"'{year} ' || regexp_replace({x}, '\\.\\d+$', '')"
-        text = f"epoch_ns(try_strptime({with_year}, '%Y %b %d %H:%M:%S'))"
+        text = _ns(f"try_strptime({with_year}, '%Y %b %d %H:%M:%S')")
     elif form is TsForm.SLASH:
         text = _iso_sql(f"replace({x}, '/', '-')")
     elif form is TsForm.KLOG:
-        text = f"epoch_ns(try_strptime('{year}' || {x}, '%Y%m%d %H:%M:%S.%f'))"
+        text = _ns(f"try_strptime('{year}' || {x}, '%Y%m%d %H:%M:%S.%f')")
     elif form is TsForm.TIME:
         text = _iso_sql(f"'{day} ' || {x}")
     else:
