@@ -127,6 +127,13 @@ def table(report: dict[str, Any]) -> str:
         runs.append((f"ruff {RUFF_RULES} (Rust, all cores)", t["ruff_lines_per_s"]))
     for label, speed in runs:
         out.append(f"| {label} | {speed:,.0f} | {speed / 50_000:.2f}x |")
+    load = report.get("load_average")
+    if load:
+        out.append("")
+        out.append(
+            f"{os.cpu_count()} cores, 1-minute load average {load['before']:.1f} before and "
+            f"{load['after']:.1f} after; best of {report['repeats']}, Python {report['python']}"
+        )
     return "\n".join(out)
 
 
@@ -144,7 +151,10 @@ def main() -> None:
     root = site_packages(args.corpus)
     if not root.is_dir():
         sys.exit(f"no corpus at {root}: run python bench/lint.py --make-corpus")
+    load_before = os.getloadavg()[0]
     report = measure(root, QUICK if args.quick else PACKAGES, 1 if args.quick else 3)
+    # the machine is shared: the 1-minute load average says how noisy the numbers are
+    report["load_average"] = {"before": load_before, "after": os.getloadavg()[0]}
     print(json.dumps(report, indent=2) if args.json else table(report))
 
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
-
-Hits = Callable[..., list[tuple[str, int]]]
+from rule_cases import rule_tests
 
 FLAGGED = [
     pytest.param(
@@ -67,13 +64,4 @@ QUIET = [
 ]
 
 
-@pytest.mark.parametrize(("source", "expected"), FLAGGED)
-def test_blocking_call_in_async_is_flagged(
-    hits: Hits, source: str, expected: list[tuple[str, int]]
-) -> None:
-    assert expected == hits(source, select=("FW17",))
-
-
-@pytest.mark.parametrize("source", QUIET)
-def test_non_blocking_async_code_is_not_flagged(hits: Hits, source: str) -> None:
-    assert [] == hits(source, select=("FW17",))
+test_flagged, test_near_miss = rule_tests(("FW17",), FLAGGED, QUIET)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
-
-Hits = Callable[..., list[tuple[str, int]]]
+from rule_cases import rule_tests
 
 FLAGGED = [
     pytest.param(
@@ -131,13 +128,4 @@ QUIET = [
 ]
 
 
-@pytest.mark.parametrize(("source", "expected"), FLAGGED)
-def test_early_or_automatic_ack_is_flagged(
-    hits: Hits, source: str, expected: list[tuple[str, int]]
-) -> None:
-    assert expected == hits(source, select=("FW14",))
-
-
-@pytest.mark.parametrize("source", QUIET)
-def test_ack_after_processing_is_not_flagged(hits: Hits, source: str) -> None:
-    assert [] == hits(source, select=("FW14",))
+test_flagged, test_near_miss = rule_tests(("FW14",), FLAGGED, QUIET)

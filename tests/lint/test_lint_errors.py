@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
-
-Hits = Callable[..., list[tuple[str, int]]]
+from rule_cases import rule_tests
 
 FLAGGED = [
     pytest.param(
@@ -202,13 +199,4 @@ QUIET = [
 ]
 
 
-@pytest.mark.parametrize(("source", "expected"), FLAGGED)
-def test_swallowed_error_is_flagged(
-    hits: Hits, source: str, expected: list[tuple[str, int]]
-) -> None:
-    assert expected == hits(source, select=("FW12",))
-
-
-@pytest.mark.parametrize("source", QUIET)
-def test_handled_error_is_not_flagged(hits: Hits, source: str) -> None:
-    assert [] == hits(source, select=("FW12",))
+test_flagged, test_near_miss = rule_tests(("FW12",), FLAGGED, QUIET)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
 
 import pytest
+from rule_cases import rule_tests
 
 from faultwise.lint._retries import Delay, classify_delay
-
-Hits = Callable[..., list[tuple[str, int]]]
 
 FLAGGED = [
     pytest.param(
@@ -230,16 +228,7 @@ QUIET = [
 ]
 
 
-@pytest.mark.parametrize(("source", "expected"), FLAGGED)
-def test_retry_without_backoff_jitter_or_cap_is_flagged(
-    hits: Hits, source: str, expected: list[tuple[str, int]]
-) -> None:
-    assert expected == hits(source, select=("FW11",))
-
-
-@pytest.mark.parametrize("source", QUIET)
-def test_sound_retry_or_non_retry_loop_is_not_flagged(hits: Hits, source: str) -> None:
-    assert [] == hits(source, select=("FW11",))
+test_flagged, test_near_miss = rule_tests(("FW11",), FLAGGED, QUIET)
 
 
 @pytest.mark.parametrize(

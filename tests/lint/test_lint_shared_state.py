@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
-
-Hits = Callable[..., list[tuple[str, int]]]
+from rule_cases import Hits, rule_tests
 
 FLAGGED = [
     pytest.param(
@@ -121,16 +118,7 @@ QUIET = [
 ]
 
 
-@pytest.mark.parametrize(("source", "expected"), FLAGGED)
-def test_unlocked_update_from_threads_is_flagged(
-    hits: Hits, source: str, expected: list[tuple[str, int]]
-) -> None:
-    assert expected == hits(source, select=("FW15",))
-
-
-@pytest.mark.parametrize("source", QUIET)
-def test_safe_shared_state_is_not_flagged(hits: Hits, source: str) -> None:
-    assert [] == hits(source, select=("FW15",))
+test_flagged, test_near_miss = rule_tests(("FW15",), FLAGGED, QUIET)
 
 
 def test_django_view_counts_as_thread_entry(hits: Hits) -> None:

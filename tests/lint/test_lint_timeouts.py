@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
-
-Hits = Callable[..., list[tuple[str, int]]]
+from rule_cases import rule_tests
 
 FLAGGED = [
     pytest.param(
@@ -189,13 +186,4 @@ QUIET = [
 ]
 
 
-@pytest.mark.parametrize(("source", "expected"), FLAGGED)
-def test_missing_timeout_is_flagged(
-    hits: Hits, source: str, expected: list[tuple[str, int]]
-) -> None:
-    assert expected == hits(source, select=("FW10",))
-
-
-@pytest.mark.parametrize("source", QUIET)
-def test_bounded_or_safe_default_is_not_flagged(hits: Hits, source: str) -> None:
-    assert [] == hits(source, select=("FW10",))
+test_flagged, test_near_miss = rule_tests(("FW10",), FLAGGED, QUIET)

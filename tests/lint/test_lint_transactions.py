@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
-
-Hits = Callable[..., list[tuple[str, int]]]
+from rule_cases import rule_tests
 
 FLAGGED = [
     pytest.param(
@@ -109,13 +106,4 @@ QUIET = [
 ]
 
 
-@pytest.mark.parametrize(("source", "expected"), FLAGGED)
-def test_io_inside_transaction_is_flagged(
-    hits: Hits, source: str, expected: list[tuple[str, int]]
-) -> None:
-    assert expected == hits(source, select=("FW13",))
-
-
-@pytest.mark.parametrize("source", QUIET)
-def test_io_outside_transaction_is_not_flagged(hits: Hits, source: str) -> None:
-    assert [] == hits(source, select=("FW13",))
+test_flagged, test_near_miss = rule_tests(("FW13",), FLAGGED, QUIET)

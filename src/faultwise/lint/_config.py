@@ -13,6 +13,7 @@ exclude = ["migrations/*"]       # globs, relative to the pyproject.toml folder
 from __future__ import annotations
 
 import fnmatch
+import functools
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -29,6 +30,11 @@ _KEYS = frozenset({"select", "ignore", "extend-select", "per-file-ignores", "exc
 
 def select_rules(select: Iterable[str], ignore: Iterable[str] = ()) -> frozenset[str]:
     """Rule ids matched by a ``select`` prefix and by no ``ignore`` prefix."""
+    return _select(tuple(select), tuple(ignore))
+
+
+@functools.lru_cache(maxsize=256)
+def _select(select: tuple[str, ...], ignore: tuple[str, ...]) -> frozenset[str]:
     chosen = {r for r in RULES if any(r.startswith(p) for p in _checked(select))}
     return frozenset(r for r in chosen if not any(r.startswith(p) for p in _checked(ignore)))
 
@@ -77,9 +83,11 @@ class LintConfig:
             for pattern, codes in self.per_file_ignores:
                 if _matches(relative, pattern):
                     extra.extend(codes)
-        return select_rules(self.select, (*self.ignore, *extra))
+        return select_rules(tuple(self.select), (*self.ignore, *extra))
 
     def excluded(self, path: str) -> bool:
+        if not self.exclude:
+            return False
         relative = self.relative(path)
         return any(_matches(relative, pattern) for pattern in self.exclude)
 
