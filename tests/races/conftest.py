@@ -15,7 +15,12 @@ import pytest
 # copy of the detector's modules would not share its state with the first.
 import faultwise.races._session  # noqa: F401
 
-pytest_plugins = ["pytester"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytester, enabled here: ``pytest_plugins`` is only allowed in the top-level conftest
+    if not config.pluginmanager.has_plugin("pytester"):
+        config.pluginmanager.import_plugin("pytester")
 
 EXAMPLES = Path(__file__).parent / "examples"
 

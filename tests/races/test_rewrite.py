@@ -157,3 +157,16 @@ def test_errors_surface_as_in_the_original() -> None:
         ns["f"](object())
     with pytest.raises(KeyError):
         ns["g"]({})
+
+
+@pytest.mark.parametrize("recording", [False, True])
+def test_private_attribute_names_are_mangled_as_the_compiler_does(recording: bool) -> None:
+    src = """
+    class _Holder:
+        def __init__(self):
+            self.__secret = 1
+        def bump(self):
+            self.__secret += 1
+            return self.__secret
+    """
+    assert 2 == load(src, recording)["_Holder"]().bump()

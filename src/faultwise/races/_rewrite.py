@@ -74,6 +74,12 @@ def rewrite(tree: ast.Module, source: str) -> ast.Module:
     modules = _imported_modules(tree)
     _Instrumenter(rebound, modules - rebound, ignored_lines(source)).visit(tree)
     ast.fix_missing_locations(tree)
+    for node in ast.walk(tree):
+        # nodes made by other transforms (pytest's assertions) may lack an end position
+        end = getattr(node, "end_lineno", None)
+        if end is not None and end < node.lineno:  # type: ignore[attr-defined]
+            node.end_lineno = node.lineno  # type: ignore[attr-defined]
+            node.end_col_offset = node.col_offset  # type: ignore[attr-defined]
     return tree
 
 
@@ -155,7 +161,16 @@ class _Instrumenter(ast.NodeTransformer):
         self.modules = modules
         self.ignored = ignored
         self.scopes: list[_Scope] = []
+        self.classes: list[str] = []
         self.temps = 0
+
+    def _name(self, name: str) -> ast.Constant:
+        """``name`` as the compiler sees it: private names are mangled inside a class."""
+        if self.classes and name.startswith("__") and not name.endswith("__"):
+            owner = self.classes[-1].lstrip("_")
+            if owner:
+                name = f"_{owner}{name}"
+        return _const(name)
 
     # ---- scopes ----
     def _in_function(self) -> bool:
@@ -195,7 +210,11 @@ class _Instrumenter(ast.NodeTransformer):
     def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
         # a class body runs once: only its methods are instrumented
         defs = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
-        node.body = [self.visit(s) if isinstance(s, defs) else s for s in node.body]
+        self.classes.append(node.name)
+        try:
+            node.body = [self.visit(s) if isinstance(s, defs) else s for s in node.body]
+        finally:
+            self.classes.pop()
         return node
 
     def _comprehension(self, node: ast.AST) -> ast.AST:
@@ -240,14 +259,14 @@ class _Instrumenter(ast.NodeTransformer):
     # ---- expressions ----
     def visit_Name(self, node: ast.Name) -> ast.AST:
         if isinstance(node.ctx, ast.Load) and not self._skip(node) and self._is_global(node.id):
-            return ast.copy_location(_call("_fw_rg", _const(node.id)), node)
+            return ast.copy_location(_call("_fw_rg", self._name(node.id)), node)
         return node
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
         if not isinstance(node.ctx, ast.Load) or self._skip(node) or not self._tracked(node):
             return self.generic_visit(node)
         value = self.visit(node.value)
-        return ast.copy_location(_call("_fw_ga", value, _const(node.attr)), node)
+        return ast.copy_location(_call("_fw_ga", value, self._name(node.attr)), node)
 
     def _tracked(self, node: ast.Attribute) -> bool:
         if node.attr.startswith("__") and node.attr.endswith("__"):
@@ -300,7 +319,7 @@ class _Instrumenter(ast.NodeTransformer):
     def _store(self, target: ast.expr, value: ast.expr) -> ast.stmt | None:
         """A call that stores ``value`` into an attribute or item target, if it is one."""
         if isinstance(target, ast.Attribute) and self._tracked(target):
-            return ast.Expr(_call("_fw_sa", self.visit(target.value), _const(target.attr), value))
+            return ast.Expr(_call("_fw_sa", self.visit(target.value), self._name(target.attr), value))
         if isinstance(target, ast.Subscript) and not isinstance(target.slice, ast.Slice):
             return ast.Expr(
                 _call("_fw_si", self.visit(target.value), self.visit(target.slice), value)
@@ -323,7 +342,7 @@ class _Instrumenter(ast.NodeTransformer):
             for t in _targets(target):
                 if isinstance(t, ast.Name):
                     if self._is_global_store(t.id):
-                        after.append(ast.Expr(_call("_fw_wg", _const(t.id))))
+                        after.append(ast.Expr(_call("_fw_wg", self._name(t.id))))
                     continue
                 tmp = self._temp()
                 store = self._store(t, ast.Name(id=tmp, ctx=ast.Load()))
@@ -358,11 +377,11 @@ class _Instrumenter(ast.NodeTransformer):
         op = _const(AUG_OPS[type(node.op)])
         if isinstance(t, ast.Name):
             if self._is_global_store(t.id):
-                rmw = ast.Expr(_call("_fw_rmw", _const(t.id)))
+                rmw = ast.Expr(_call("_fw_rmw", self._name(t.id)))
                 return [ast.copy_location(rmw, node), node]
             return node
         if isinstance(t, ast.Attribute) and self._tracked(t):
-            call = _call("_fw_aa", self.visit(t.value), _const(t.attr), op, node.value)
+            call = _call("_fw_aa", self.visit(t.value), self._name(t.attr), op, node.value)
         elif isinstance(t, ast.Subscript) and not isinstance(t.slice, ast.Slice):
             call = _call("_fw_ai", self.visit(t.value), self.visit(t.slice), op, node.value)
         else:
@@ -376,12 +395,12 @@ class _Instrumenter(ast.NodeTransformer):
         out: list[ast.stmt] = []
         for t in node.targets:
             if isinstance(t, ast.Attribute) and self._tracked(t):
-                out.append(ast.Expr(_call("_fw_da", self.visit(t.value), _const(t.attr))))
+                out.append(ast.Expr(_call("_fw_da", self.visit(t.value), self._name(t.attr))))
             elif isinstance(t, ast.Subscript) and not isinstance(t.slice, ast.Slice):
                 out.append(ast.Expr(_call("_fw_di", self.visit(t.value), self.visit(t.slice))))
             else:
                 if isinstance(t, ast.Name) and self._is_global_store(t.id):
-                    out.append(ast.Expr(_call("_fw_wg", _const(t.id))))
+                    out.append(ast.Expr(_call("_fw_wg", self._name(t.id))))
                 out.append(ast.Delete(targets=[self.generic_visit(t)]))  # type: ignore[list-item]
         return [ast.copy_location(s, node) for s in out]
 
