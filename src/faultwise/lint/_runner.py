@@ -64,9 +64,9 @@ _PEER_WAIVERS["FW122"] = _PEER_WAIVERS["FW121"]
 def _gc_paused() -> Iterator[None]:
     """Pause the cyclic collector while building and walking one tree.
 
-    The tree holds no reference cycles, so reference counting frees it; without the pause
-    the collector re-scans the growing tree many times per file (measured: parsing runs
-    about 5x slower on a large corpus).
+    The tree holds no reference cycles, so reference counting frees it (before the collector
+    resumes); the collector would only re-scan the growing tree. Measured on sqlalchemy and
+    django: parsing file by file runs about 5 % faster with the pause.
     """
     enabled = gc.isenabled()
     gc.disable()
