@@ -16,11 +16,11 @@ import pytest
 import faultwise.races._session  # noqa: F401
 
 
-
 def pytest_configure(config: pytest.Config) -> None:
     # pytester, enabled here: ``pytest_plugins`` is only allowed in the top-level conftest
     if not config.pluginmanager.has_plugin("pytester"):
         config.pluginmanager.import_plugin("pytester")
+
 
 EXAMPLES = Path(__file__).parent / "examples"
 

@@ -29,25 +29,23 @@ _NEVER = ("faultwise.races", "_pytest", "pytest", "pluggy", "py", "_pytest_", "t
 MARKER = "__faultwise_races__"
 
 _FAST = (
-    getattr,
-    setattr,
-    delattr,
+    _runtime.passthrough,
+    _runtime.passthrough,
+    _runtime.passthrough,
     operator.getitem,
     operator.setitem,
     operator.delitem,
     operator.contains,
-    _runtime.fast_aug_attr,
     _runtime.fast_aug_item,
 )
 _RECORDING = (
-    _runtime.ga,
-    _runtime.sa,
-    _runtime.da,
+    _runtime.read,
+    _runtime.write,
+    _runtime.read_write,
     _runtime.gi,
     _runtime.si,
     _runtime.di,
     _runtime.contains,
-    _runtime.aug_attr,
     _runtime.aug_item,
 )
 

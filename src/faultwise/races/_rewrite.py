@@ -2,11 +2,12 @@
 
 Inside function bodies (module and class bodies run once, under the import lock) it turns
 
-* ``obj.attr`` (not a method call), ``obj[key]`` and ``key in obj`` into ``_fw_ga(obj, "attr")``,
-  ``_fw_gi(obj, key)``, ``_fw_in(obj, key)``;
-* ``obj.attr = v``, ``obj[key] = v``, ``del ...`` into ``_fw_sa`` / ``_fw_si`` / ``_fw_da`` /
-  ``_fw_di`` calls;
-* ``obj.attr += v`` and ``obj[key] += v`` into one read-modify-write call;
+* ``obj.attr`` (not a method call) into ``_fw_r(obj, "attr").attr``: the receiver passes
+  through a recorder and the access itself stays native (properties, ``__getattr__`` and
+  warnings' ``stacklevel`` see the user's frame); stores, deletes and augmented assignments
+  likewise through ``_fw_w`` and ``_fw_rw``;
+* ``obj[key]``, ``key in obj``, ``obj[key] = v``, ``del obj[key]`` and ``obj[key] += v`` into
+  ``_fw_gi``, ``_fw_in``, ``_fw_si``, ``_fw_di`` and ``_fw_ai`` calls;
 * reads and writes of module globals that some function rebinds (``global count``) into
   ``_fw_rg("count")`` and a recording statement next to the native store.
 
@@ -41,14 +42,13 @@ AUG_OPS: dict[type[ast.operator], int] = {
 }
 
 RUNTIME_NAMES = (
-    "_fw_ga",
-    "_fw_sa",
-    "_fw_da",
+    "_fw_r",
+    "_fw_w",
+    "_fw_rw",
     "_fw_gi",
     "_fw_si",
     "_fw_di",
     "_fw_in",
-    "_fw_aa",
     "_fw_ai",
     "_fw_rg",
     "_fw_wg",
@@ -265,8 +265,8 @@ class _Instrumenter(ast.NodeTransformer):
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
         if not isinstance(node.ctx, ast.Load) or self._skip(node) or not self._tracked(node):
             return self.generic_visit(node)
-        value = self.visit(node.value)
-        return ast.copy_location(_call("_fw_ga", value, self._name(node.attr)), node)
+        node.value = _call("_fw_r", self.visit(node.value), self._name(node.attr))
+        return node
 
     def _tracked(self, node: ast.Attribute) -> bool:
         if node.attr.startswith("__") and node.attr.endswith("__"):
@@ -318,13 +318,18 @@ class _Instrumenter(ast.NodeTransformer):
     # ---- statements ----
     def _store(self, target: ast.expr, value: ast.expr) -> ast.stmt | None:
         """A call that stores ``value`` into an attribute or item target, if it is one."""
-        if isinstance(target, ast.Attribute) and self._tracked(target):
-            return ast.Expr(_call("_fw_sa", self.visit(target.value), self._name(target.attr), value))
         if isinstance(target, ast.Subscript) and not isinstance(target.slice, ast.Slice):
             return ast.Expr(
                 _call("_fw_si", self.visit(target.value), self.visit(target.slice), value)
             )
         return None
+
+    def _receiver(self, target: ast.Attribute, recorder: str) -> None:
+        """``obj.attr`` as a target: the store stays native, ``obj`` passes through a recorder."""
+        value = self.visit(target.value)
+        if self._tracked(target):
+            value = _call(recorder, value, self._name(target.attr))
+        target.value = value
 
     def _temp(self) -> str:
         self.temps += 1
@@ -343,6 +348,9 @@ class _Instrumenter(ast.NodeTransformer):
                 if isinstance(t, ast.Name):
                     if self._is_global_store(t.id):
                         after.append(ast.Expr(_call("_fw_wg", self._name(t.id))))
+                    continue
+                if isinstance(t, ast.Attribute):
+                    self._receiver(t, "_fw_w")
                     continue
                 tmp = self._temp()
                 store = self._store(t, ast.Name(id=tmp, ctx=ast.Load()))
@@ -366,6 +374,9 @@ class _Instrumenter(ast.NodeTransformer):
         if self._skip(node) or node.value is None:
             return node
         node.value = self.visit(node.value)
+        if isinstance(node.target, ast.Attribute):
+            self._receiver(node.target, "_fw_w")
+            return node
         store = self._store(node.target, node.value)
         return ast.copy_location(store, node) if store else node
 
@@ -380,9 +391,10 @@ class _Instrumenter(ast.NodeTransformer):
                 rmw = ast.Expr(_call("_fw_rmw", self._name(t.id)))
                 return [ast.copy_location(rmw, node), node]
             return node
-        if isinstance(t, ast.Attribute) and self._tracked(t):
-            call = _call("_fw_aa", self.visit(t.value), self._name(t.attr), op, node.value)
-        elif isinstance(t, ast.Subscript) and not isinstance(t.slice, ast.Slice):
+        if isinstance(t, ast.Attribute):
+            self._receiver(t, "_fw_rw")
+            return node
+        if isinstance(t, ast.Subscript) and not isinstance(t.slice, ast.Slice):
             call = _call("_fw_ai", self.visit(t.value), self.visit(t.slice), op, node.value)
         else:
             self.generic_visit(t)
@@ -394,8 +406,9 @@ class _Instrumenter(ast.NodeTransformer):
             return node
         out: list[ast.stmt] = []
         for t in node.targets:
-            if isinstance(t, ast.Attribute) and self._tracked(t):
-                out.append(ast.Expr(_call("_fw_da", self.visit(t.value), self._name(t.attr))))
+            if isinstance(t, ast.Attribute):
+                self._receiver(t, "_fw_w")
+                out.append(ast.Delete(targets=[t]))
             elif isinstance(t, ast.Subscript) and not isinstance(t.slice, ast.Slice):
                 out.append(ast.Expr(_call("_fw_di", self.visit(t.value), self.visit(t.slice))))
             else:

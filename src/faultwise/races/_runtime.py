@@ -421,20 +421,26 @@ _access: Callable[[object, Any, int, bool], None] = _hb
 
 
 # ---- what rewritten code calls (recording versions) ----
-def ga(o: Any, n: str) -> Any:
-    v = getattr(o, n)
+def read(o: Any, n: str) -> Any:
+    """``o`` itself, after recording a read of ``o.n`` (the access stays in the caller)."""
     _access(o, n, ATTR, False)
-    return v
+    return o
 
 
-def sa(o: Any, n: str, v: Any) -> None:
-    setattr(o, n, v)
+def write(o: Any, n: str) -> Any:
     _access(o, n, ATTR, True)
+    return o
 
 
-def da(o: Any, n: str) -> None:
-    delattr(o, n)
+def read_write(o: Any, n: str) -> Any:
+    _access(o, n, ATTR, False)
     _access(o, n, ATTR, True)
+    return o
+
+
+def passthrough(o: Any, n: str) -> Any:
+    """The uninstrumented twin of :func:`read`, :func:`write` and :func:`read_write`."""
+    return o
 
 
 def gi(o: Any, k: Any) -> Any:
@@ -478,22 +484,11 @@ INPLACE: tuple[Callable[[Any, Any], Any], ...] = (
 )
 
 
-def aug_attr(o: Any, n: str, op: int, v: Any) -> None:
-    cur = getattr(o, n)
-    _access(o, n, ATTR, False)
-    setattr(o, n, INPLACE[op](cur, v))
-    _access(o, n, ATTR, True)
-
-
 def aug_item(o: Any, k: Any, op: int, v: Any) -> None:
     cur = o[k]
     _access(o, k, ITEM, False)
     o[k] = INPLACE[op](cur, v)
     _access(o, k, ITEM, True)
-
-
-def fast_aug_attr(o: Any, n: str, op: int, v: Any) -> None:
-    setattr(o, n, INPLACE[op](getattr(o, n), v))
 
 
 def fast_aug_item(o: Any, k: Any, op: int, v: Any) -> None:

@@ -415,6 +415,22 @@ def _patch_primitives(p: Patches, threading: Any) -> None:
 
 
 def _patch_queue(p: Patches, q: Any) -> None:
+    def init(orig: Any) -> Any:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+            orig(self, *args, **kwargs)
+            if _active is None:
+                return
+            # a tracked mutex orders what subclasses do in _put/_get/_qsize under it
+            import threading
+
+            self.mutex = TrackedLock(site=_site_name(2))
+            self.not_empty = threading.Condition(self.mutex)
+            self.not_full = threading.Condition(self.mutex)
+            self.all_tasks_done = threading.Condition(self.mutex)
+
+        return wrapper
+
+    p.wrap(q, "__init__", init)
     p.wrap(q, "put", _release_then)
     p.wrap(q, "get", lambda o: _then_acquire(o, "Queue.get"))
 

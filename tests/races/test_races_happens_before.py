@@ -282,3 +282,39 @@ def test_an_inner_detector_hands_the_runtime_back_to_the_outer_one(
         counter.run()
     assert 1 == len(inner.report().races)
     assert 1 == len(outer.report().races)
+
+
+QUEUE_SUBCLASS = """
+import queue, threading
+
+class LastItemQueue(queue.Queue):
+    def _init(self, maxsize):
+        super()._init(maxsize)
+        self.last = None
+
+    def _put(self, item):
+        self.last = item
+        super()._put(item)
+
+    def _get(self):
+        self.last = None
+        return super()._get()
+
+def run():
+    q = LastItemQueue()
+    got = []
+    t = threading.Thread(target=lambda: got.extend(q.get() for _ in range(50)))
+    t.start()
+    for i in range(50):
+        q.put(i)
+    t.join()
+    return len(got)
+"""
+
+
+def test_a_queue_subclass_hooks_run_under_the_queue_mutex_and_are_not_reported(
+    load_module: Loader, tmp_path: Path
+) -> None:
+    with detect_races(roots=[tmp_path], hang_timeout=0) as detector:
+        assert 50 == load_module("hb_queue_subclass", QUEUE_SUBCLASS).run()
+    assert [] == list(detector.report().findings)

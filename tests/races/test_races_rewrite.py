@@ -35,9 +35,8 @@ def test_attribute_item_and_membership_reads_become_recorder_calls() -> None:
     def f(o, d, k):
         return o.x + d[k] + (k in d)
     """
-    assert "def f(o, d, k):\n    return _fw_ga(o, 'x') + _fw_gi(d, k) + _fw_in(d, k)" == rewritten(
-        src
-    )
+    expected = "def f(o, d, k):\n    return _fw_r(o, 'x').x + _fw_gi(d, k) + _fw_in(d, k)"
+    assert expected == rewritten(src)
 
 
 def test_stores_deletes_and_augmented_assignments_become_recorder_calls() -> None:
@@ -51,11 +50,11 @@ def test_stores_deletes_and_augmented_assignments_become_recorder_calls() -> Non
     """
     expected = (
         "def f(o, d, k):\n"
-        "    _fw_sa(o, 'x', 1)\n"
+        "    _fw_w(o, 'x').x = 1\n"
         "    _fw_si(d, k, 2)\n"
-        "    _fw_aa(o, 'n', 0, 3)\n"
+        "    _fw_rw(o, 'n').n += 3\n"
         "    _fw_ai(d, k, 1, 4)\n"
-        "    _fw_da(o, 'x')\n"
+        "    del _fw_w(o, 'x').x\n"
         "    _fw_di(d, k)"
     )
     assert expected == rewritten(src)
@@ -88,7 +87,7 @@ def test_method_lookups_slices_init_self_and_ignored_lines_are_left_alone() -> N
     """
     out = rewritten(src)
     assert "self.items = []" in out
-    assert "_fw_ga(self, 'items').append(xs[1:])" in out
+    assert "_fw_r(self, 'items').items.append(xs[1:])" in out
     assert "return self.total" in out
 
 
@@ -170,3 +169,20 @@ def test_private_attribute_names_are_mangled_as_the_compiler_does(recording: boo
             return self.__secret
     """
     assert 2 == load(src, recording)["_Holder"]().bump()
+
+
+def test_a_property_warning_points_at_the_callers_line() -> None:
+    src = """
+    import warnings
+    class Old:
+        @property
+        def size(self):
+            warnings.warn("size is deprecated", DeprecationWarning, stacklevel=2)
+            return 1
+    def use(o):
+        return o.size
+    """
+    ns = load(src, True)
+    with pytest.warns(DeprecationWarning, match="deprecated") as record:
+        assert 1 == ns["use"](ns["Old"]())
+    assert "<rewritten>" == record[0].filename
