@@ -46,17 +46,6 @@ def table(postgres_url: str) -> Iterator[str]:
         conn.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    prefix = f"test:{uuid.uuid4().hex}:"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
-
-
 @pytest.fixture(params=["memory", "redis", "postgres"])
 def sync_store(request: pytest.FixtureRequest) -> Iterator[IdempotencyStore]:
     if request.param == "memory":

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from faultwise._clock import SYSTEM_CLOCK, Clock
 from faultwise._errors import require
@@ -121,6 +121,18 @@ _ERRORS = (redis.RedisError, OSError)
 _STATES = {state.value: state for state in CircuitState}
 
 
+class SharedOptions(TypedDict, total=False):
+    """The keyword options of :class:`SharedState` and :class:`AsyncSharedState`."""
+
+    refresh: float
+    fail: FailMode | str
+    timeout: float
+    prefix: str
+    name: str
+    clock: Clock
+    background: bool
+
+
 def _client_checked(client: Any) -> Any:
     timeout = client.get_connection_kwargs().get("socket_timeout")
     if timeout is None:
@@ -135,6 +147,7 @@ class _Shared(Hub):
     """What the sync and async twins share: keys, factories, building and reading a sync."""
 
     __slots__ = (
+        "_background",
         "_bucket_script",
         "_client",
         "_owned",
@@ -145,22 +158,30 @@ class _Shared(Hub):
 
     def __init__(
         self,
-        client: Any,
+        redis: str | Any,
         *,
-        refresh: float,
-        fail: FailMode | str,
-        prefix: str,
-        name: str,
-        clock: Clock,
-        owned: bool,
+        refresh: float = 0.1,
+        fail: FailMode | str = FailMode.OPEN,
+        timeout: float = 0.1,
+        prefix: str = "faultwise:",
+        name: str = "shared_state",
+        clock: Clock = SYSTEM_CLOCK,
+        background: bool = True,
     ) -> None:
         super().__init__(name, refresh, fail, clock)
+        self._owned = isinstance(redis, str)
+        client = self._connect(redis, timeout) if isinstance(redis, str) else redis
         self._client = _client_checked(client)
-        self._owned = owned
         self._prefix = prefix
+        self._background = background
         self._window_script = client.register_script(_WINDOW)
         self._state_script = client.register_script(_STATE)
         self._bucket_script = client.register_script(_BUCKET)
+
+    @staticmethod
+    def _connect(url: str, timeout: float) -> Any:
+        """A client with short timeouts and no retries, so a stalled Redis fails fast."""
+        raise NotImplementedError
 
     def circuit_breaker(self, name: str, *, window: int = 60, **options: Any) -> CircuitBreaker:
         """A :class:`CircuitBreaker` whose window (the last ``window`` seconds) and state
@@ -342,34 +363,19 @@ class SharedState(_Shared):
     calls (tests, simulations).
     """
 
-    __slots__ = ("_background", "_stop", "_thread", "_wake")
+    __slots__ = ("_stop", "_thread", "_wake")
 
-    def __init__(
-        self,
-        redis: str | Any,
-        *,
-        refresh: float = 0.1,
-        fail: FailMode | str = FailMode.OPEN,
-        timeout: float = 0.1,
-        prefix: str = "faultwise:",
-        name: str = "shared_state",
-        clock: Clock = SYSTEM_CLOCK,
-        background: bool = True,
-    ) -> None:
-        client = _sync_client(redis, timeout) if isinstance(redis, str) else redis
-        super().__init__(
-            client,
-            refresh=refresh,
-            fail=fail,
-            prefix=prefix,
-            name=name,
-            clock=clock,
-            owned=isinstance(redis, str),
-        )
-        self._background = background
+    def __init__(self, redis: str | Any, **options: Unpack[SharedOptions]) -> None:
+        super().__init__(redis, **options)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @staticmethod
+    def _connect(url: str, timeout: float) -> Any:
+        return redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+        )
 
     def sync(self) -> None:
         """One round trip: flush this process's counts, fetch the fleet's, adopt states."""
@@ -437,34 +443,22 @@ class AsyncSharedState(_Shared):
     first awaited rate-limiter call, or with :meth:`start`; :meth:`aclose` stops it.
     """
 
-    __slots__ = ("_background", "_loop", "_task", "_wake")
+    __slots__ = ("_loop", "_task", "_wake")
 
-    def __init__(
-        self,
-        redis: str | Any,
-        *,
-        refresh: float = 0.1,
-        fail: FailMode | str = FailMode.OPEN,
-        timeout: float = 0.1,
-        prefix: str = "faultwise:",
-        name: str = "shared_state",
-        clock: Clock = SYSTEM_CLOCK,
-        background: bool = True,
-    ) -> None:
-        client = _async_client(redis, timeout) if isinstance(redis, str) else redis
-        super().__init__(
-            client,
-            refresh=refresh,
-            fail=fail,
-            prefix=prefix,
-            name=name,
-            clock=clock,
-            owned=isinstance(redis, str),
-        )
-        self._background = background
+    def __init__(self, redis: str | Any, **options: Unpack[SharedOptions]) -> None:
+        super().__init__(redis, **options)
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
+
+    @staticmethod
+    def _connect(url: str, timeout: float) -> Any:
+        return redis.asyncio.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=redis.asyncio.retry.Retry(NoBackoff(), 0),
+        )
 
     async def sync(self) -> None:
         """One round trip: flush this process's counts, fetch the fleet's, adopt states."""
@@ -537,21 +531,3 @@ class AsyncSharedState(_Shared):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), tick - loop.time())
             wake.clear()
-
-
-def _sync_client(url: str, timeout: float) -> Any:
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-    )
-
-
-def _async_client(url: str, timeout: float) -> Any:
-    return redis.asyncio.Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=redis.asyncio.retry.Retry(NoBackoff(), 0),
-    )
