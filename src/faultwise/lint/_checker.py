@@ -221,7 +221,7 @@ class Checker:
             target = decorator.func if isinstance(decorator, ast.Call) else decorator
             if isinstance(target, ast.Attribute) and target.attr in _HANDLER_DECORATORS:
                 handler = True
-        self.generic(node.args)
+        self.visit_arguments(node.args)
         if node.returns is not None:
             self.visit(node.returns)
         is_async = isinstance(node, ast.AsyncFunctionDef)
@@ -297,7 +297,7 @@ class Checker:
         self._function(node)
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
-        self.generic(node.args)
+        self.visit_arguments(node.args)
         outer = self.scope
         self.scope = _Scope("<lambda>")
         self.visit(node.body)
@@ -313,6 +313,22 @@ class Checker:
         self.body(node.body)
         self._thread_classes.pop()
         self.scope = outer
+
+    # -- fast paths for the most common nodes (measured: a third of the walk) ---------------
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if type(node.value) is not ast.Name:
+            self.visit(node.value)
+
+    def visit_keyword(self, node: ast.keyword) -> None:
+        if type(node.value) not in _LEAVES:
+            self.visit(node.value)
+
+    def visit_arguments(self, node: ast.arguments) -> None:
+        # annotations hold no calls any rule looks at; defaults run at definition time
+        for default in (*node.defaults, *node.kw_defaults):
+            if default is not None and type(default) not in _LEAVES:
+                self.visit(default)
 
     # -- statements -----------------------------------------------------------------------
 

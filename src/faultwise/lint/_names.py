@@ -9,6 +9,7 @@ annotations. Resolution is best effort and never guesses: an unknown name resolv
 from __future__ import annotations
 
 import ast
+import functools
 
 __all__ = ["CONSTRUCTORS", "Names", "canonical", "dotted"]
 
@@ -78,7 +79,9 @@ CONSTRUCTORS: dict[str, str] = {
 _TYPES = frozenset(CONSTRUCTORS.values())
 
 
+@functools.lru_cache(maxsize=4096)
 def canonical(qualname: str) -> str:
+    """The public name of a re-exported object (``requests.api.get`` -> ``requests.get``)."""
     for old, new in _PREFIXES:
         if qualname.startswith(old):
             return new + qualname[len(old) :]
