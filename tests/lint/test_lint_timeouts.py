@@ -128,6 +128,23 @@ QUIET = [
     ),
     pytest.param(
         """
+        import functools, requests
+        from requests.adapters import HTTPAdapter
+        class TimeoutAdapter(HTTPAdapter):
+            def send(self, request, **kwargs):
+                kwargs.setdefault("timeout", 5)
+                return super().send(request, **kwargs)
+        http = requests.Session()
+        http.mount("https://", TimeoutAdapter())
+        http.get("https://api")
+        other = requests.Session()
+        other.request = functools.partial(other.request, timeout=5)
+        other.post("https://api")
+        """,
+        id="session-with-a-timeout-adapter-or-wrapped-request",
+    ),
+    pytest.param(
+        """
         import httpx
         httpx.get("u")
         httpx.Client().get("u")

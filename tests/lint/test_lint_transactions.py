@@ -19,6 +19,18 @@ FLAGGED = [
     ),
     pytest.param(
         """
+        import boto3
+        s3 = boto3.client("s3")
+        def archive(session, doc):
+            with session.begin():
+                session.add(doc)
+                s3.put_object(Bucket="docs", Key=doc.key, Body=doc.body)
+        """,
+        [("FW130", 7)],
+        id="aws-sdk-call",
+    ),
+    pytest.param(
+        """
         import httpx
         from django.db import transaction
         @transaction.atomic

@@ -394,6 +394,8 @@ class Checker:
                 scope.locals.add(name)
         elif isinstance(target, ast.Attribute):
             names.bind(target, built)
+            if target.attr in ("request", "send"):  # session.request = partial(..., timeout=5)
+                self._configured_session(target.value)
         elif isinstance(target, ast.Subscript):
             base = _subscript_base(target)
             local = base is None or base in scope.locals or scope.name[0] == "<"
@@ -550,7 +552,7 @@ class Checker:
 
     def _qualified_call(self, node: ast.Call, qualname: str) -> None:
         report = self.report
-        _calls.check_timeouts(node, qualname, report)
+        _calls.check_timeouts(node, qualname, self._session_report(node, qualname))
         if self.scope.is_async:
             rule_id = _calls.blocking_rule(qualname)
             if rule_id is not None:
@@ -576,6 +578,26 @@ class Checker:
                 self.deferred.sessions[node] = None
         elif qualname == "aiohttp.request" and _calls.keyword(node, "timeout") is None:
             report("FW104", node, "aiohttp.request() without timeout= relies on the 300 s default")
+
+    def _configured_session(self, receiver: ast.expr) -> None:
+        key = dotted(receiver)
+        if key is not None:
+            self.deferred.configured_sessions.add(key)
+
+    def _session_report(self, node: ast.Call, qualname: str) -> _calls.Report:
+        """A requests session call waits for the end of the module: ``session.mount(adapter)``
+        or ``session.request = partial(..., timeout=...)`` may give it a default timeout."""
+        if not qualname.startswith("requests.Session.") or not isinstance(node.func, ast.Attribute):
+            return self.report
+        key = dotted(node.func.value)
+        if key is None:
+            return self.report
+        calls = self.deferred.session_calls
+
+        def defer(rule_id: str, at: ast.AST, detail: str) -> None:
+            calls.append((key, rule_id, at, detail))
+
+        return defer
 
     def _method_call(self, node: ast.Call, func: ast.Attribute, qualname: str | None) -> None:
         method = func.attr
@@ -609,6 +631,8 @@ class Checker:
                 self.deferred.entry(target, f"{method}() at line {node.lineno}")
         elif method == "acquire":
             scope.acquired = True
+        elif method == "mount":
+            self._configured_session(func.value)
         if (qualname or "").startswith("aiohttp.ClientSession.") and _calls.keyword(
             node, "timeout"
         ):

@@ -9,6 +9,8 @@
   a single ``d[k] = v`` or ``list.append`` is atomic in CPython and is not flagged.
 * FW161: an unbounded queue kept on an attribute or at module level that something feeds
   with ``put``. Queues local to one function (collecting results) are left alone.
+* FW101 on a ``requests.Session`` method: unless the module mounts an adapter on that session
+  (``session.mount("https://", TimeoutAdapter(...))``) or wraps its ``request``/``send``.
 * FW104: an ``aiohttp.ClientSession`` built without ``timeout=`` whose requests do not pass
   their own ``timeout=`` either.
 """
@@ -41,6 +43,10 @@ class Deferred:
     fed: set[str] = field(default_factory=set)
     sessions: dict[ast.Call, str | None] = field(default_factory=dict)  # call -> bound key
     timed_sessions: set[str] = field(default_factory=set)
+    # requests: (session key, rule, node, detail) of calls without a timeout, and the sessions
+    # given a default timeout by a mounted adapter or a wrapped request method
+    session_calls: list[tuple[str, str, ast.AST, str]] = field(default_factory=list)
+    configured_sessions: set[str] = field(default_factory=set)
 
     def entry(self, target: ast.expr | None, how: str) -> None:
         if isinstance(target, ast.Name):
@@ -61,6 +67,9 @@ class Deferred:
         for key, call in self.queues.items():
             if key in self.fed:
                 report("FW161", call, f"{key} = {ast.unparse(call.func)}() has no maxsize")
+        for key, rule_id, node, detail in self.session_calls:
+            if key not in self.configured_sessions:
+                report(rule_id, node, detail)
         for call, bound in self.sessions.items():
             if bound is None or bound not in self.timed_sessions:
                 report(
