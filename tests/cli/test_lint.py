@@ -81,6 +81,13 @@ def test_unknown_rule_and_missing_path_are_one_line_usage_errors(
     assert ("unknown rule code 'FW999'" in err[0], "no such file" in err[1]) == (True, True)
 
 
+def test_unwritable_output_is_a_usage_error(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert ExitCode.USAGE == main(["lint", "-o", str(project / "missing" / "out.txt"), "app.py"])
+    assert "cannot write" in capsys.readouterr().err
+
+
 def test_list_rules_prints_every_rule(capsys: pytest.CaptureFixture[str]) -> None:
     from faultwise.lint import RULES
 

@@ -83,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
     config = config.with_overrides(select=_codes(args.select), ignore=_codes(args.ignore) or ())
     result = lint_paths(paths, config, jobs=args.jobs)
 
-    stream = open(args.output, "w", encoding="utf-8") if args.output else None  # noqa: SIM115
+    try:
+        stream = open(args.output, "w", encoding="utf-8") if args.output else None  # noqa: SIM115
+    except OSError as exc:
+        raise InputError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
     try:
         if args.format == "json":
             emit_json(render_json(result), stream=stream)
