@@ -17,7 +17,8 @@ _GENERATORS = Path(__file__).parents[1] / "diagnose" / "incidents.py"
 
 def _incidents() -> ModuleType:
     spec = importlib.util.spec_from_file_location("golden_incidents", _GENERATORS)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections import defaultdict
+from collections.abc import Iterable
 
 from faultwise.diagnose._context import Context
 from faultwise.diagnose._model import Evidence, EvidenceKind
 from faultwise.diagnose._signals import SOURCE_SQL
 from faultwise.telemetry._store import Params
 
-__all__ = ["clip", "example_lines", "example_spans", "rfc3339", "short_time"]
+__all__ = [
+    "attributed",
+    "clip",
+    "example_lines",
+    "example_spans",
+    "matching_sql",
+    "named_service",
+    "rfc3339",
+    "short_time",
+]
 
 _MAX_TEXT = 200
 
@@ -71,3 +83,43 @@ def example_spans(
         text = f"trace {trace}: {service} {clip(name or '', 80)} took {dur / 1e6:.0f} ms{failed}"
         found.append(Evidence(EvidenceKind.SPAN, text, f"trace:{trace}", dur / 1e9))
     return found
+
+
+def named_service(text: str, services: Iterable[str], own: str | None = None) -> str | None:
+    """The service other than ``own`` that ``text`` names last (in "call to checkout failed:
+    call to orders failed: ..." the last one named is the deepest), or None."""
+    best: tuple[int, str] | None = None
+    for service in services:
+        if service == own:
+            continue
+        for m in re.finditer(rf"(?<![\w-]){re.escape(service)}(?![\w-])", text, re.I):
+            if best is None or m.start() > best[0]:
+                best = (m.start(), service)
+    return best[1] if best else None
+
+
+def attributed(
+    ctx: Context, rows: Iterable[tuple[str, int, int | None, int | None, str]]
+) -> dict[str, tuple[int, int | None, int | None]]:
+    """Counts of matching lines per service, from ``(service, n, first, last, example)``
+    rows of one message shape each: a line that names another service ("call to orders
+    failed: deadlock detected") counts for the service it names, where the trouble is."""
+    found: dict[str, list[int | None]] = defaultdict(lambda: [0, None, None])
+    for service, n, first, last, example in rows:
+        owner = named_service(example, ctx.graph.nodes, service) or service
+        acc = found[owner]
+        acc[0] = int(acc[0] or 0) + int(n)
+        acc[1] = first if acc[1] is None or (first is not None and first < acc[1]) else acc[1]
+        acc[2] = last if acc[2] is None or (last is not None and last > acc[2]) else acc[2]
+    return {k: (int(v[0] or 0), v[1], v[2]) for k, v in found.items()}
+
+
+def matching_sql(ctx: Context, pattern: str) -> str:
+    """Lines matching ``pattern`` per service and message shape: the rows
+    :func:`attributed` takes."""
+    d = ctx.dialect
+    return (
+        f"SELECT service, count(*), min(ts_ns), max(ts_ns), {d.arg_min('message', 'ts_ns')} "
+        f"FROM logs WHERE {ctx.when('ts_ns')} AND service IS NOT NULL "
+        f"AND {d.matches('message', pattern)} GROUP BY service, {d.shape('message')}"
+    )

@@ -67,19 +67,22 @@ def _log_sql(scope: Scope, width: int) -> str:
 
 
 def own_time_cte(scope: Scope, extra: str = "TRUE") -> str:
-    """CTEs ``s`` (the scope's spans) and ``x`` (each span with its bucket-free facts:
-    ``dur``, ``own_ns`` = duration minus its children's, at least zero, and ``entry`` = 1
-    when the parent is in another service or absent). ``extra`` filters ``s``."""
+    """CTEs ``s`` (the scope's spans) and ``x`` (each span with its facts: ``dur``;
+    ``own_ns``, its duration minus its children's, at least zero, and zero for a call into
+    another service, whose remaining time is on the wire; ``entry`` = 1 when the parent is
+    in another service or absent). ``extra`` filters ``s``."""
     return f"""
 WITH s AS (SELECT trace_id, span_id, parent_span_id, service, name, kind, start_ns, end_ns,
                   status, peer_service
            FROM spans WHERE {scope.when("start_ns")} AND service IS NOT NULL AND ({extra})),
-kids AS (SELECT trace_id, parent_span_id AS span_id, sum(end_ns - start_ns) AS child_ns
+kids AS (SELECT trace_id, parent_span_id AS span_id, sum(end_ns - start_ns) AS child_ns,
+                min(service) AS kid_lo, max(service) AS kid_hi
          FROM s WHERE parent_span_id IS NOT NULL GROUP BY 1, 2),
 x AS (SELECT s.trace_id, s.span_id, s.service, s.name, s.kind, s.start_ns, s.status,
              s.peer_service, p.service AS parent_service, p.kind AS parent_kind,
              s.end_ns - s.start_ns AS dur,
-             greatest(0, s.end_ns - s.start_ns - coalesce(k.child_ns, 0)) AS own_ns,
+             CASE WHEN k.kid_lo <> s.service OR k.kid_hi <> s.service THEN 0
+                  ELSE greatest(0, s.end_ns - s.start_ns - coalesce(k.child_ns, 0)) END AS own_ns,
              CASE WHEN p.service IS NULL OR p.service <> s.service THEN 1 ELSE 0 END AS entry
       FROM s LEFT JOIN kids k ON k.trace_id = s.trace_id AND k.span_id = s.span_id
              LEFT JOIN s p ON p.trace_id = s.trace_id AND p.span_id = s.parent_span_id)"""

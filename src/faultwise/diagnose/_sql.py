@@ -69,6 +69,18 @@ class Dialect:
             return f"argMin({expr}, {key})"
         return f"arg_min({expr}, {key})"
 
+    def arg_max(self, expr: str, key: str) -> str:
+        """``expr`` of the row with the largest ``key``."""
+        if self.name == "clickhouse":
+            return f"argMax({expr}, {key})"
+        return f"arg_max({expr}, {key})"
+
+    def slope(self, y: str, x: str) -> str:
+        """The least-squares slope of ``y`` over ``x``."""
+        if self.name == "clickhouse":
+            return f"tupleElement(simpleLinearRegression({x}, {y}), 1)"
+        return f"regr_slope({y}, {x})"
+
     def to_double(self, expr: str) -> str:
         if self.name == "clickhouse":
             return f"toFloat64OrNull({expr})"

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from faultwise.diagnose._context import Context
-from faultwise.diagnose._evidence import example_lines, short_time
+from faultwise.diagnose._evidence import attributed, example_lines, matching_sql, short_time
 from faultwise.diagnose._model import Evidence, EvidenceKind, Finding, Pattern
 
 __all__ = ["detect"]
@@ -26,7 +26,8 @@ FULL_FOR_S = 30.0
 POOL_ERRORS = (
     r"(?i)(timeout acquiring (a )?connection|timed out (while )?(waiting for|acquiring) "
     r"(a )?connection|connection is not available, request timed out|queuepool limit of size"
-    r"|pool (is )?exhausted|couldn'?t get a connection|could not (get|obtain) (a )?connection"
+    r"|connection pool (is )?(exhausted|full)|couldn'?t get a connection"
+    r"|could not (get|obtain) (a )?connection"
     r"|too many clients already|remaining connection slots are reserved|pooltimeout"
     r"|unable to acquire (a )?(jdbc )?connection|cannot get a connection, pool error"
     r"|no (free|available) connections? (in|from) (the )?pool)"
@@ -36,14 +37,6 @@ HIKARI_STATS = r"(?i)pool stats \(total=([0-9]+), active=([0-9]+), idle=([0-9]+)
 _USED = r"(?i)(pool|connection).*(used|active|checked_?out|in_use|busy)"
 _MAX = r"(?i)(pool|connection).*(_max|_limit|max_size|maximum)"
 _PENDING = r"(?i)(pool|connection).*(pending|waiting|wait_count)"
-
-
-def _errors_sql(ctx: Context) -> str:
-    d = ctx.dialect
-    return (
-        f"SELECT service, count(*), min(ts_ns), max(ts_ns) FROM logs "
-        f"WHERE {ctx.when('ts_ns')} AND {d.matches('message', POOL_ERRORS)} GROUP BY 1"
-    )
 
 
 def _gauges_sql(ctx: Context) -> str:
@@ -121,9 +114,9 @@ def _full_runs(rows: list[tuple[object, ...]], width: int, source: str) -> dict[
 
 
 def detect(ctx: Context) -> list[Finding]:
-    errors = {}
+    errors: dict[str, tuple[int, int | None, int | None]] = {}
     if ctx.has("logs"):
-        errors = {r[0]: r[1:] for r in ctx.query(_errors_sql(ctx)) if r[0] is not None}
+        errors = attributed(ctx, ctx.query(matching_sql(ctx, POOL_ERRORS)))
     full: dict[str, _Full] = {}
     if ctx.has("samples"):
         full.update(_full_runs(ctx.query(_gauges_sql(ctx)), ctx.width_ns, "metric"))
