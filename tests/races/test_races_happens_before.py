@@ -318,3 +318,34 @@ def test_a_queue_subclass_hooks_run_under_the_queue_mutex_and_are_not_reported(
     with detect_races(roots=[tmp_path], hang_timeout=0) as detector:
         assert 50 == load_module("hb_queue_subclass", QUEUE_SUBCLASS).run()
     assert [] == list(detector.report().findings)
+
+
+READERS = """
+import threading
+
+class Settings:
+    level = 3
+
+def run():
+    seen = []
+    def read():
+        total = 0
+        for _ in range(3000):
+            total += Settings.level
+        seen.append(total)
+    ts = [threading.Thread(target=read) for _ in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return seen
+"""
+
+
+def test_many_threads_reading_one_location_concurrently_is_neither_a_race_nor_an_error(
+    load_module: Loader, tmp_path: Path
+) -> None:
+    with detect_races(roots=[tmp_path], hang_timeout=0) as detector:
+        assert [9000] * 8 == load_module("hb_readers", READERS).run()
+    report = detector.report()
+    assert ((), ()) == (report.findings, report.internal_errors)

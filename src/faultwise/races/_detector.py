@@ -58,6 +58,7 @@ class RaceDetector:
         self.current_test: str | None = None
         self._findings: dict[Any, Finding] = {}
         self._suppressed = 0
+        self._errors: dict[str, int] = {}
         self._lock = _sync._raw_lock()
         self._graph = LockOrderGraph(self._on_cycle)
         self._patches = _sync.Patches()
@@ -118,8 +119,9 @@ class RaceDetector:
     def report(self) -> Report:
         with self._lock:
             findings = tuple(self._findings.values())
+            errors = tuple(f"{text} (x{n})" for text, n in self._errors.items())
         modules = sorted({m.__name__ for m in REGISTRY.modules})
-        return Report(findings, self._suppressed, tuple(modules))
+        return Report(findings, self._suppressed, tuple(modules), errors)
 
     # ---- hooks called by the tracked primitives ----
     def recording(self) -> None:
@@ -159,6 +161,13 @@ class RaceDetector:
     def lockset_race(self, obj: object, key: object, table: int, prev: Site, write: bool) -> None:
         cur = _runtime.capture()
         self._add_race(Kind.LOCKSET, obj, key, table, (cur, write), (prev, True), None)
+
+    def internal_error(self, error: Exception) -> None:
+        """A failure inside the detector: counted and shown, never raised into the test."""
+        with self._lock:
+            self._errors[f"{type(error).__name__}: {error}"] = (
+                self._errors.get(f"{type(error).__name__}: {error}", 0) + 1
+            )
 
     def _add_race(  # noqa: PLR0917
         self,

@@ -124,6 +124,7 @@ class Report:
     findings: tuple[Finding, ...] = ()
     suppressed: int = 0
     instrumented_modules: tuple[str, ...] = field(default_factory=tuple)
+    internal_errors: tuple[str, ...] = ()
 
     @property
     def races(self) -> tuple[Race, ...]:
@@ -143,6 +144,7 @@ class Report:
             "findings": [_finding_dict(f) for f in self.findings],
             "suppressed": self.suppressed,
             "instrumented_modules": list(self.instrumented_modules),
+            "internal_errors": list(self.internal_errors),
         }
 
 
