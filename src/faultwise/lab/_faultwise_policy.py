@@ -1,29 +1,115 @@
-"""faultwise's own defenses in the lab: its client policy, and server-side load shedding.
+"""faultwise's own defenses in the lab: its client policy and server-side load shedding.
 
-The client policy is built from :mod:`faultwise.resilience`'s public objects and driven
-exactly as their own drivers drive them, one step per event: a :class:`RetryBudget`
-deposit per call, a :class:`CircuitBreaker` permit per attempt (``try_acquire``, then
-``on_success``/``on_failure`` with the attempt's duration), and :meth:`Retry.decide` after a
-failed attempt for the wait before the next one. All of them read the injected clock, so in
-the simulation they run in virtual time unchanged.
+Everything here is :mod:`faultwise.resilience`'s public API, configured as its docs
+recommend for a client of one dependency:
+
+* the client: a :class:`Retry` with exponential backoff and full jitter (AWS, "Exponential
+  Backoff And Jitter") that spends a shared :class:`RetryBudget` (Finagle's defaults: 20 % of
+  requests plus 10 retries/s), around a :class:`CircuitBreaker` on the failure rate of the
+  last 10 s, around a per-attempt :class:`Timeout`, all inside an overall deadline that
+  travels to the server as ``x-request-timeout-ms``;
+* the server: an adaptive :class:`ConcurrencyLimit` (Netflix's ``Gradient2Limit``, its
+  defaults) in front of the worker pool, and waits in the pool's queue bounded by the
+  caller's propagated deadline (what a :class:`Bulkhead` does under ``deadline()``), so
+  queued work nobody waits for any more is dropped instead of served late.
+
+Live, the client is a real :class:`Policy` run with ``run_async``. In the simulation nothing
+may sleep, so :class:`FaultwiseClientPolicy` drives the very same objects one step per event,
+as their drivers do: a budget deposit per call, a breaker permit per attempt
+(``try_acquire``, then ``on_success``/``on_failure`` with the attempt's duration), and
+:meth:`Retry.decide` after a failed attempt. They read the injected clock, so they run in
+virtual time unchanged.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
 
 from faultwise._clock import Clock
-from faultwise._errors import require
-from faultwise.lab._policies import AttemptFailed
-from faultwise.lab._sim import ClientPolicy, Outcome, QueueOrder, ServiceSpec
+from faultwise.lab._policies import AttemptFailed, attempt_error
+from faultwise.lab._sim import ClientPolicy, Outcome
+from faultwise.resilience import (
+    CircuitBreaker,
+    ConcurrencyLimit,
+    CountWindow,
+    Gradient2Limit,
+    Permit,
+    Policy,
+    RejectedError,
+    Retry,
+    RetryBudget,
+    StopReason,
+    Timeout,
+    TimeWindow,
+    full_jitter,
+)
 
-if TYPE_CHECKING:
-    from faultwise.lab._storm import StormSpec
+__all__ = [
+    "ClientStrategies",
+    "FaultwiseClientPolicy",
+    "ServerShed",
+    "breaker_only_policy",
+    "client_strategies",
+    "faultwise_client_factory",
+    "live_client_policy",
+    "server_limiter",
+]
 
-__all__ = ["FaultwiseClientPolicy", "faultwise_client_factory", "shedding_server_spec"]
+
+class ServerShed(AttemptFailed):
+    """The server answered 503 at once: it is alive and shedding load. A retry may spend the
+    budget on it, but the breaker does not count it: the server already protects itself."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientStrategies:
+    """The strategies of one client's policy, shared by all its calls."""
+
+    retry: Retry
+    breaker: CircuitBreaker
+    budget: RetryBudget
+    attempt_timeout: float
+    total_timeout: float
+
+
+def client_strategies(
+    clock: Clock, rng: random.Random, *, retries: int = 3, attempt_timeout: float = 1.0
+) -> ClientStrategies:
+    """faultwise's client policy for one dependency (see the module's docstring)."""
+    budget = RetryBudget(clock=clock)
+    retry = Retry(
+        attempts=retries + 1,
+        backoff=full_jitter(0.1, cap=2.0),
+        budget=budget,
+        clock=clock,
+        rng=rng,
+    )
+    breaker = CircuitBreaker(
+        failure_rate=0.5,
+        minimum_calls=20,
+        window=TimeWindow(10, clock=clock),
+        open_duration=1.0,
+        half_open_calls=5,
+        ignore_on=(RejectedError, ServerShed),
+        clock=clock,
+        rng=rng,
+    )
+    return ClientStrategies(
+        retry, breaker, budget, attempt_timeout, attempt_timeout * (retries + 1)
+    )
+
+
+def live_client_policy(strategies: ClientStrategies, clock: Clock) -> Policy:
+    """The strategies as a :class:`Policy`: overall deadline, retry, breaker, attempt timeout."""
+    return Policy(
+        Timeout(strategies.total_timeout, clock=clock),
+        strategies.retry,
+        strategies.breaker,
+        Timeout(strategies.attempt_timeout, clock=clock),
+        name="client",
+    )
 
 
 class _Call:
@@ -33,31 +119,30 @@ class _Call:
         self.start = start
         self.attempt = 0
         self.attempt_start = start
-        self.permit: Any = None
+        self.permit: Permit | None = None
         self.previous_delay = 0.0
 
 
 class FaultwiseClientPolicy:
-    """``Retry`` (with a shared ``RetryBudget``) around a ``CircuitBreaker``, stepwise."""
+    """A :class:`Retry` (spending its budget) around a :class:`CircuitBreaker`, stepwise."""
 
     name = "faultwise_client"
 
-    def __init__(self, retry: Any, breaker: Any, budget: Any) -> None:
-        self.retry = retry
-        self.breaker = breaker
-        self.budget = budget
+    def __init__(self, strategies: ClientStrategies) -> None:
+        self.strategies = strategies
+        self.retry = strategies.retry
+        self.breaker = strategies.breaker
+        self.budget = strategies.budget
 
     def begin(self, now: float) -> _Call:
-        if self.budget is not None:
-            self.budget.deposit()  # what Retry's drivers do once per call
+        self.budget.deposit()  # what Retry's drivers do once per call
         return _Call(now)
 
     def admit(self, state: _Call, now: float) -> Outcome | None:
-        if self.breaker is not None:
-            permit = self.breaker.try_acquire()
-            if permit is None:
-                return Outcome.LOCAL_REJECT
-            state.permit = permit
+        permit = self.breaker.try_acquire()
+        if permit is None:
+            return Outcome.LOCAL_REJECT
+        state.permit = permit
         state.attempt += 1
         state.attempt_start = now
         return None
@@ -66,8 +151,8 @@ class FaultwiseClientPolicy:
         if outcome is Outcome.LOCAL_REJECT:
             return None  # Retry never retries a local rejection (an open breaker)
         duration = now - state.attempt_start
-        failure = None if outcome is Outcome.OK else AttemptFailed(outcome)
-        if self.breaker is not None and state.permit is not None:
+        failure = None if outcome is Outcome.OK else attempt_error(outcome)
+        if state.permit is not None:
             if failure is None:
                 self.breaker.on_success(state.permit, duration)
             else:
@@ -81,67 +166,49 @@ class FaultwiseClientPolicy:
             elapsed=now - state.start,
             duration=duration,
             previous_delay=state.previous_delay,
+            remaining=state.start + self.strategies.total_timeout - now,
         )
-        if not isinstance(decision, float | int):
-            return None  # a StopReason: attempts, budget, deadline ...
-        state.previous_delay = float(decision)
-        return float(decision)
+        if isinstance(decision, StopReason):
+            return None  # attempts, budget, deadline ...
+        state.previous_delay = decision
+        return decision
 
     def breaker_state(self) -> str:
-        return "-" if self.breaker is None else str(self.breaker.state.value)
+        return str(self.breaker.state.value)
 
 
-def faultwise_client_factory(spec: StormSpec, clock: Clock) -> Callable[[], ClientPolicy]:
-    """A factory of faultwise's client policy for the storm's client, on ``clock``.
-
-    Up to ``spec.retries`` retries with exponential backoff and full jitter (100 ms base,
-    2 s cap), spent from a retry budget (Finagle's defaults: 20 % of requests plus 10/s), and
-    a breaker on the failure rate of the last 10 s that opens for 1 s, then probes.
-    """
-    resilience = require("faultwise.resilience", "lab")
+def faultwise_client_factory(
+    clock: Clock, *, retries: int = 3, attempt_timeout: float = 1.0
+) -> Callable[[], FaultwiseClientPolicy]:
+    """A factory of faultwise's client policy on ``clock``, one per client, seeded in turn."""
     seed = [0]
 
-    def make() -> ClientPolicy:
+    def make() -> FaultwiseClientPolicy:
         seed[0] += 1
         rng = random.Random(seed[0])
-        budget = resilience.RetryBudget(clock=clock)
-        retry = resilience.Retry(
-            attempts=spec.retries + 1,
-            backoff=resilience.full_jitter(0.1, cap=2.0),
-            budget=budget,
-            clock=clock,
-            rng=rng,
+        return FaultwiseClientPolicy(
+            client_strategies(clock, rng, retries=retries, attempt_timeout=attempt_timeout)
         )
-        breaker = resilience.CircuitBreaker(
-            failure_rate=0.9,
-            minimum_calls=20,
-            window=resilience.TimeWindow(10, clock=clock),
-            open_duration=1.0,
-            half_open_calls=5,
-            clock=clock,
-            rng=rng,
-        )
-        return FaultwiseClientPolicy(retry, breaker, budget)
 
     return make
 
 
-def breaker_only_policy(clock: Clock | None = None) -> ClientPolicy:
+def server_limiter(clock: Clock) -> ConcurrencyLimit:
+    """Server-side admission: an adaptive concurrency limit with Netflix's Gradient2 defaults.
+
+    Calls in flight (working and queued) are limited; when queueing makes calls slower than
+    their long-term average the limit shrinks, and work beyond it gets a fast 503.
+    """
+    return ConcurrencyLimit(Gradient2Limit(), clock=clock)
+
+
+def breaker_only_policy(clock: Clock) -> ClientPolicy:
     """One attempt per call behind faultwise's circuit breaker (a dependency's guard)."""
-    resilience = require("faultwise.resilience", "lab")
-    kwargs = {"clock": clock} if clock is not None else {}
-    breaker = resilience.CircuitBreaker(
-        failure_rate=0.5, minimum_calls=10, window=resilience.CountWindow(20),
-        open_duration=2.0, half_open_calls=3, **kwargs,
+    breaker = CircuitBreaker(
+        failure_rate=0.5, minimum_calls=10, window=CountWindow(20),
+        open_duration=2.0, half_open_calls=3, clock=clock,
     )  # fmt: skip
-    retry = resilience.Retry(attempts=1, **kwargs)
-    return FaultwiseClientPolicy(retry, breaker, None)
-
-
-def shedding_server_spec(base: ServiceSpec, spec: StormSpec) -> ServiceSpec:
-    """Load shedding sized in time, as in Facebook's "Fail at scale" (Maurer, 2015): a fast
-    503 for work that would not finish before its caller's deadline at the recent service
-    rate, queued work whose deadline has passed dropped (the deadline travels with the
-    request, as ``x-request-timeout-ms``), and the queue served newest first (LIFO) so that
-    under overload the requests served are those whose callers still wait."""
-    return replace(base, admit_by_deadline=True, shed_expired=True, queue=QueueOrder.LIFO)
+    retry = Retry(attempts=1, clock=clock)
+    return FaultwiseClientPolicy(
+        ClientStrategies(retry, breaker, RetryBudget(clock=clock), 2.0, 2.0)
+    )

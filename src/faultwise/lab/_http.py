@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 __all__ = ["HttpClient", "HttpError", "Response"]
 
 
-class HttpError(Exception):
+class HttpError(OSError):
     """The connection failed or the answer was not HTTP/1.1."""
 
 
@@ -95,6 +95,7 @@ class HttpClient:
             raise ValueError(f"not an HTTP/1.x answer: {lines[0]!r}")
         status = int(rest[:3])
         length = 0
+        chunked = False
         keep_alive = version == "HTTP/1.1"
         for line in lines[1:]:
             name, _, value = line.partition(":")
@@ -104,10 +105,25 @@ class HttpClient:
             elif name == "connection":
                 keep_alive = value.strip().lower() != "close"
             elif name == "transfer-encoding":
-                raise ValueError("chunked answers are not supported by the lab client")
+                chunked = value.strip().lower() == "chunked"
+        if chunked:
+            return Response(status, await _read_chunked(reader)), keep_alive
         body = await reader.readexactly(length) if length else b""
         return Response(status, body), keep_alive
 
     async def aclose(self) -> None:
         while self._idle:
             self._idle.pop().close()
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    """A ``Transfer-Encoding: chunked`` body (RFC 9112 section 7.1), trailers skipped."""
+    parts: list[bytes] = []
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16)
+        if size == 0:
+            while await reader.readuntil(b"\r\n") != b"\r\n":
+                pass
+            return b"".join(parts)
+        parts.append(await reader.readexactly(size))
+        await reader.readexactly(2)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,10 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from faultwise._clock import SYSTEM_CLOCK
-from faultwise.lab._http import HttpClient
-from faultwise.lab._load import LiveCaller, LoadStats, open_loop
+from faultwise.lab._live import Edge, LiveOptions, LiveRun, get_json, post_json
 from faultwise.lab._metrics import Series, summarize
-from faultwise.lab._procs import Cluster
 from faultwise.lab._sim import Recorder
 from faultwise.lab._storm import (
     POLICIES,
@@ -23,16 +18,16 @@ from faultwise.lab._storm import (
     StormResult,
     StormSpec,
     client_policy_factory,
-    server_spec,
+    sheds_load,
 )
-from faultwise.lab._telemetry import LogWriter, SpanWriter, write_metrics_csv, write_truth
+from faultwise.lab._telemetry import LogWriter, SpanWriter, write_truth
 
 __all__ = ["Tick", "run_storm_live", "run_storm_live_all"]
 
 
 @dataclass(frozen=True, slots=True)
 class Tick:
-    """What the dashboard shows, once per refresh."""
+    """What the dashboard shows, once a second."""
 
     policy: PolicyKey
     elapsed: float
@@ -49,104 +44,6 @@ def breaker_state(policy: Any) -> str:
     """The policy's breaker state for display (``-`` when it has none)."""
     describe = getattr(policy, "breaker_state", None)
     return str(describe()) if callable(describe) else "-"
-
-
-def _backend_config(key: PolicyKey, spec: StormSpec, out: Path | None, seed: int) -> dict[str, Any]:
-    service = server_spec(key, spec)
-    return {
-        "kind": "backend",
-        "workers": service.workers,
-        "service_time": spec.service_time,
-        "queue_limit": service.queue_limit,
-        "shed_expired": service.shed_expired,
-        "admit_by_deadline": service.admit_by_deadline,
-        "queue": service.queue.value,
-        "out": str(out) if out else None,
-        "seed": seed,
-    }
-
-
-async def _drive(
-    spec: StormSpec,
-    key: PolicyKey,
-    backend_url: str,
-    *,
-    out: Path | None,
-    seed: int,
-    on_tick: Callable[[Tick], None] | None,
-) -> tuple[Recorder, list[int], LoadStats, list[dict[str, Any]]]:
-    import httpx
-
-    drain = spec.timeout * (spec.retries + 1) + 2.0 * spec.retries
-    seconds = int(spec.duration + drain) + 2
-    recorder = Recorder(seconds)
-    queue = [0] * (seconds + 1)
-    rows: list[dict[str, Any]] = []
-    policy = client_policy_factory(key, spec, SYSTEM_CLOCK)()
-    logs = LogWriter(out / "logs" / "client.jsonl", "client") if out else None
-    spans = SpanWriter(out / "spans" / "client.csv") if out else None
-    stats = LoadStats()
-    client = HttpClient(backend_url)
-    async with httpx.AsyncClient(timeout=1.0) as admin:
-        t0 = time.monotonic()
-        caller = LiveCaller(
-            client, "/work", policy, timeout=spec.timeout,
-            recorder=recorder, t0=t0, logs=logs, spans=spans,
-        )  # fmt: skip
-
-        async def fault(at: float, slowdown: float) -> None:
-            await asyncio.sleep(max(at - (time.monotonic() - t0), 0))
-            await admin.post(f"{backend_url}/_lab/fault", json={"slowdown": slowdown})
-
-        async def sample() -> None:
-            while True:
-                await asyncio.sleep(1.0 - ((time.monotonic() - t0) % 1.0))
-                elapsed = time.monotonic() - t0
-                i = recorder.slot(elapsed)
-                with contextlib.suppress(httpx.HTTPError):
-                    queue[i] = (await admin.get(f"{backend_url}/_lab/stats")).json()["queue"]
-                prev = max(i - 1, 0)
-                rows.append(
-                    {
-                        "timestamp": time.time_ns() // 1_000_000 / 1000,
-                        "client_requests_per_s": recorder.offered[prev],
-                        "client_attempts_per_s": recorder.attempts[prev],
-                        "client_goodput_per_s": recorder.ok[prev],
-                        "client_failures_per_s": recorder.failed[prev],
-                        "client_timeouts_per_s": recorder.timeouts[prev],
-                        "backend_queue_depth": queue[i],
-                    }
-                )
-
-        async def tick() -> None:
-            while on_tick is not None:
-                await asyncio.sleep(0.5)
-                on_tick(_tick(key, spec, recorder, queue, policy, time.monotonic() - t0))
-
-        helpers = [
-            asyncio.create_task(fault(spec.trigger_at, spec.slowdown)),
-            asyncio.create_task(fault(spec.trigger_end, 1.0)),
-            asyncio.create_task(sample()),
-            asyncio.create_task(tick()),
-        ]
-        try:
-            _, running = await open_loop(
-                caller.call, rate=spec.rate, duration=spec.duration,
-                rng=random.Random(seed), stats=stats,
-            )  # fmt: skip
-            if running:
-                await asyncio.wait(running, timeout=drain)
-            for task in running:
-                task.cancel()
-        finally:
-            for helper in helpers:
-                helper.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
-            await client.aclose()
-            for writer in (logs, spans):
-                if writer is not None:
-                    writer.close()
-    return recorder, queue, stats, rows
 
 
 def _tick(  # noqa: PLR0917
@@ -194,16 +91,53 @@ def run_storm_live(
     on_tick: Callable[[Tick], None] | None = None,
 ) -> StormResult:
     """Run the retry storm on 127.0.0.1 under one policy; telemetry to ``out`` if given."""
+    drain = spec.timeout * (spec.retries + 1) + 2.0 * spec.retries
+    policy = client_policy_factory(key, spec, SYSTEM_CLOCK)()
+    logs = LogWriter(out / "logs" / "client.jsonl", "client") if out else None
+    spans = SpanWriter(out / "spans" / "client.csv") if out else None
+    queue = [0] * (int(spec.duration + drain) + 4)
+    with LiveRun(out, seed=seed, options=LiveOptions(rabbitmq=None)) as run:
+        url = run.start(
+            "backend", "backend", workers=spec.workers, service_time=spec.service_time,
+            shed=sheds_load(key),
+        )  # fmt: skip
+        edge = Edge(
+            "client", [url], "/work", spec.rate, spec.timeout, policy=policy,
+            logs=logs, spans=spans, peer="backend",
+        )  # fmt: skip
+
+        async def sample(i: int) -> dict[str, Any]:
+            stats = await get_json(url, "/_lab/stats")
+            queue[min(i, len(queue) - 1)] = int(stats["queue"])
+            return {"backend_queue_depth": stats["queue"], "backend_busy": stats["busy"]}
+
+        def tick(elapsed: float) -> None:
+            if on_tick is not None and edge.recorder is not None:
+                on_tick(_tick(key, spec, edge.recorder, queue, policy, elapsed))
+
+        try:
+            run.drive(
+                [edge],
+                duration=spec.duration,
+                drain=drain,
+                faults=[
+                    (
+                        spec.trigger_at,
+                        lambda: post_json(url, "/_lab/fault", {"slowdown": spec.slowdown}),
+                    ),
+                    (spec.trigger_end, lambda: post_json(url, "/_lab/fault", {"slowdown": 1.0})),
+                ],
+                sample=sample,
+                on_second=tick,
+            )
+        finally:
+            for writer in (logs, spans):
+                if writer is not None:
+                    writer.close()
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    with Cluster(log_dir=out) as cluster:
-        backend = cluster.start("backend", _backend_config(key, spec, out, seed))
-        recorder, queue, _stats, rows = asyncio.run(
-            _drive(spec, key, backend.url, out=out, seed=seed, on_tick=on_tick)
-        )
-    if out is not None:
-        write_metrics_csv(out / "metrics.csv", rows)
         write_truth(out, "retry_storm", "backend", scenario="retry-storm", policy=key.value)
+    recorder = edge.recorder
+    assert recorder is not None
     series = Series(
         offered=recorder.offered,
         ok=recorder.ok,
@@ -211,6 +145,7 @@ def run_storm_live(
         attempts=recorder.attempts,
         ok_latency=recorder.ok_latency,
         queue=queue,
+        ok_by_arrival=recorder.ok_by_arrival,
     )
     summary = summarize(
         series,

@@ -11,14 +11,19 @@ refused by that cap are counted (``refused``), never silently dropped.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from faultwise._clock import SYSTEM_CLOCK
 from faultwise.lab._http import HttpClient
+from faultwise.lab._policies import AttemptFailed, attempt_error
 from faultwise.lab._sim import ClientPolicy, Outcome, Recorder
 from faultwise.lab._telemetry import LogWriter, SpanWriter, new_span_id, new_trace_id
+from faultwise.resilience import DEADLINE_HEADER, RejectedError, deadline_to_headers
 
 __all__ = ["LiveCaller", "LoadStats", "open_loop"]
 
@@ -73,29 +78,34 @@ async def open_loop(
 
 
 class LiveCaller:
-    """Makes logical calls to ``url`` (a path of ``client``) through a policy, in real time.
+    """Makes logical calls (``method path`` round robin over ``targets``) through a policy,
+    in real time, and counts them per second (second = time since ``t0``) in ``recorder``.
 
-    The same policy adapters as the simulation: ``admit`` before each attempt, ``outcome``
-    after it (the answer, a 503, or the per-attempt ``timeout``). Records per-second counts
-    into ``recorder`` (second = time since ``t0``) and writes client logs and spans.
+    The policy is either a stepwise :class:`ClientPolicy` (the same adapters the simulation
+    drives: ``admit`` before each attempt, ``outcome`` after it) or, for faultwise, its real
+    :class:`~faultwise.resilience.Policy` run with ``run_async``. With ``logs``/``spans`` the
+    caller is a service of its own (the retry storm's client) and writes its telemetry.
     """
 
     def __init__(
         self,
-        client: HttpClient,
-        url: str,
+        targets: Sequence[HttpClient],
+        path: str,
         policy: ClientPolicy,
         *,
         timeout: float,
         recorder: Recorder,
         t0: float,
+        method: str = "GET",
         service: str = "client",
         peer: str = "backend",
         logs: LogWriter | None = None,
         spans: SpanWriter | None = None,
     ) -> None:
-        self.client = client
-        self.url = url
+        self.targets = list(targets)
+        self._turn = itertools.cycle(self.targets)
+        self.path = path
+        self.method = method
         self.policy = policy
         self.timeout = timeout
         self.recorder = recorder
@@ -104,6 +114,12 @@ class LiveCaller:
         self.peer = peer
         self.logs = logs
         self.spans = spans
+        strategies = getattr(policy, "strategies", None)
+        self.live_policy: Any = None
+        if strategies is not None:
+            from faultwise.lab._faultwise_policy import live_client_policy
+
+            self.live_policy = live_client_policy(strategies, SYSTEM_CLOCK)
 
     def _slot(self) -> int:
         return self.recorder.slot(max(time.monotonic() - self.t0, 0.0))
@@ -112,72 +128,129 @@ class LiveCaller:
         rec = self.recorder
         rec.offered[self._slot()] += 1
         start = time.monotonic()
-        request_id = new_span_id()
-        trace_id = new_trace_id()
+        ids = (new_trace_id(), new_span_id())
+        if self.live_policy is not None:
+            outcome, number = await self._call_policy(ids)
+        else:
+            outcome, number = await self._call_stepwise(ids, start)
+        ok = outcome is Outcome.OK
+        i = self._slot()
+        if ok:
+            rec.ok[i] += 1
+            rec.ok_by_arrival[rec.slot(start - self.t0)] += 1
+            rec.ok_latency[i].append(time.monotonic() - start)
+        else:
+            rec.failed[i] += 1
+            self._log("ERROR", f"request failed after {number} attempts", ids, number, outcome)
+        return ok
+
+    async def _call_stepwise(self, ids: tuple[str, str], start: float) -> tuple[Outcome, int]:
         state = self.policy.begin(start)
         number = 0
         while True:
             refused = self.policy.admit(state, time.monotonic())
             if refused is not None:
-                rec.local_rejects[self._slot()] += 1
+                self.recorder.local_rejects[self._slot()] += 1
                 outcome = refused
             else:
                 number += 1
-                rec.attempts[self._slot()] += 1
-                outcome = await self._attempt(trace_id, request_id, number)
+                outcome = await self._attempt(ids, number, self.timeout)
             delay = self.policy.outcome(state, time.monotonic(), outcome)
             if outcome is Outcome.OK or delay is None:
-                break
-            if self.logs is not None:
-                self.logs.log(
-                    time.time_ns(), "WARN", f"attempt {number} failed ({outcome.value}), retrying",
-                    trace_id=trace_id, request_id=request_id, attempt=number,
-                    outcome=outcome.value, backoff_s=round(delay, 4), peer=self.peer,
-                )  # fmt: skip
+                return outcome, number
+            self._log("WARN", f"attempt {number} failed ({outcome.value}), retrying", ids,
+                      number, outcome, backoff_s=round(delay, 4))  # fmt: skip
             if delay > 0:
                 await asyncio.sleep(delay)
-        ok = outcome is Outcome.OK
-        i = self._slot()
-        if ok:
-            rec.ok[i] += 1
-            rec.ok_latency[i].append(time.monotonic() - start)
-        else:
-            rec.failed[i] += 1
-            if self.logs is not None:
-                self.logs.log(
-                    time.time_ns(), "ERROR", f"request failed after {number} attempts",
-                    trace_id=trace_id, request_id=request_id, attempts=number,
-                    outcome=outcome.value, peer=self.peer,
-                )  # fmt: skip
-        return ok
 
-    async def _attempt(self, trace_id: str, request_id: str, number: int) -> Outcome:
+    async def _call_policy(self, ids: tuple[str, str]) -> tuple[Outcome, int]:
+        number = 0
+
+        async def attempt() -> None:
+            nonlocal number
+            number += 1
+            outcome = await self._attempt(ids, number, None)
+            if outcome is not Outcome.OK:
+                self._log("WARN", f"attempt {number} failed ({outcome.value})", ids, number,
+                          outcome)  # fmt: skip
+                raise attempt_error(outcome)
+
+        try:
+            await self.live_policy.run_async(attempt)
+        except RejectedError:
+            if number == 0:
+                self.recorder.local_rejects[self._slot()] += 1
+                return Outcome.LOCAL_REJECT, number
+            return Outcome.REJECTED, number
+        except TimeoutError:
+            return Outcome.TIMEOUT, number
+        except AttemptFailed as failed:
+            return failed.outcome, number
+        return Outcome.OK, number
+
+    async def _attempt(self, ids: tuple[str, str], number: int, limit: float | None) -> Outcome:
+        """One attempt; ``limit`` is the caller's own timeout (``None``: the policy's)."""
+        trace_id, request_id = ids
         span_id = new_span_id()
         headers = {
             "traceparent": f"00-{trace_id}-{span_id}-01",
             "x-request-id": request_id,
-            "x-attempt": str(number),
-            "x-request-timeout-ms": str(int(self.timeout * 1000)),
         }
+        if limit is not None:
+            headers[DEADLINE_HEADER] = str(int(limit * 1000))
+        else:
+            deadline_to_headers(headers)
+        self.recorder.attempts[self._slot()] += 1
         start_ns = time.time_ns()
+        outcome = Outcome.ERROR
         try:
-            async with asyncio.timeout(self.timeout):
-                response = await self.client.get(self.url, headers=headers)
-            status = response.status_code
-            if status < 500:
-                outcome = Outcome.OK
-            else:
-                outcome = Outcome.REJECTED if status == 503 else Outcome.ERROR
-        except TimeoutError:
+            outcome = await self._send(headers, limit)
+        except TimeoutError:  # the caller's own per-attempt timeout
             outcome = Outcome.TIMEOUT
             self.recorder.timeouts[self._slot()] += 1
-        except Exception:  # connection refused or reset: a failed attempt, as a client sees it
-            outcome = Outcome.ERROR
-        if outcome is Outcome.REJECTED:
-            self.recorder.server_rejects[self._slot()] += 1
-        if self.spans is not None:
-            self.spans.span(
-                trace_id, span_id, None, self.service, "GET /work", "client", start_ns,
-                time.time_ns(), "ok" if outcome is Outcome.OK else "error", self.peer,
-            )  # fmt: skip
+        except asyncio.CancelledError:  # the policy's Timeout cancelled the attempt
+            outcome = Outcome.TIMEOUT
+            self.recorder.timeouts[self._slot()] += 1
+            raise
+        finally:
+            if outcome is Outcome.REJECTED:
+                self.recorder.server_rejects[self._slot()] += 1
+            if self.spans is not None:
+                self.spans.span(
+                    trace_id, span_id, None, self.service, f"{self.method} {self.path}",
+                    "client", start_ns, time.time_ns(),
+                    "ok" if outcome is Outcome.OK else "error", self.peer,
+                )  # fmt: skip
         return outcome
+
+    async def _send(self, headers: dict[str, str], limit: float | None) -> Outcome:
+        client = next(self._turn)
+        try:
+            if limit is None:
+                response = await client.request(self.method, self.path, headers)
+            else:
+                async with asyncio.timeout(limit):
+                    response = await client.request(self.method, self.path, headers)
+        except TimeoutError:
+            raise
+        except OSError:  # connection refused or reset: a failed attempt, as a client sees it
+            return Outcome.ERROR
+        status = response.status_code
+        if status < 500:
+            return Outcome.OK
+        return Outcome.REJECTED if status == 503 else Outcome.ERROR
+
+    def _log(
+        self,
+        severity: str,
+        message: str,
+        ids: tuple[str, str],
+        number: int,
+        outcome: Outcome,
+        **attrs: Any,
+    ) -> None:
+        if self.logs is not None:
+            self.logs.log(
+                time.time_ns(), severity, message, trace_id=ids[0], request_id=ids[1],
+                attempt=number, outcome=outcome.value, peer=self.peer, **attrs,
+            )  # fmt: skip

@@ -22,6 +22,7 @@ class Series:
     attempts: Sequence[int]
     ok_latency: Sequence[Sequence[float]]
     queue: Sequence[int] = ()
+    ok_by_arrival: Sequence[int] = ()  # successes by the second their request arrived
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +31,13 @@ class Summary:
 
     ``goodput_during``: successful requests per second during the trigger, as a share of
     what the degraded service could have served (``min(offered, degraded capacity)``).
-    ``recovery_s``: seconds from the trigger's end until goodput stays at or above 90 % of the
-    offered load for 5 s (``None``: it never did within the run: the failure sustained
-    itself). ``attempts_per_request``: attempts sent over requests started. ``p99_s``: 99th
-    percentile latency of successful requests, from the request's start to its success
-    (retries and back-off included).
+    ``recovery_s``: seconds from the trigger's end until, for 5 s in a row, at least 90 % of
+    the requests that arrived in each second succeeded (``None``: it never happened within
+    the run: the failure sustained itself). Outcomes are counted by arrival, not by
+    completion: a burst of arrivals served a little later is not a failure.
+    ``attempts_per_request``: attempts sent over requests started. ``p99_s``: 99th percentile
+    latency of successful requests, from the request's start to its success (retries and
+    back-off included).
     """
 
     requests: int
@@ -77,9 +80,10 @@ def summarize(
     during = sum(series.ok[t0:t1]) / max(t1 - t0, 1)
     goodput_during = during / max(min(offered_rate, degraded_capacity), 1e-9)
     recovery: float | None = None
+    succeeded = series.ok_by_arrival or series.ok
     for s in range(t1, end - RECOVERY_HOLD_S + 1):
         window = range(s, s + RECOVERY_HOLD_S)
-        if all(series.ok[i] >= RECOVERY_SHARE * series.offered[i] for i in window):
+        if all(succeeded[i] >= RECOVERY_SHARE * series.offered[i] for i in window):
             recovery = float(s - t1)
             break
     tail = range(max(end - 10, t1), end)

@@ -32,6 +32,7 @@ __all__ = [
     "ImmediateRetries",
     "NoRetries",
     "TenacityPolicy",
+    "attempt_error",
     "seeded_global_random",
 ]
 
@@ -42,6 +43,15 @@ class AttemptFailed(Exception):
     def __init__(self, outcome: Outcome) -> None:
         super().__init__(outcome.value)
         self.outcome = outcome
+
+
+def attempt_error(outcome: Outcome) -> AttemptFailed:
+    """The exception a failed attempt raises (a fast 503 is a :class:`ServerShed`)."""
+    if outcome is Outcome.REJECTED:
+        from faultwise.lab._faultwise_policy import ServerShed
+
+        return ServerShed(outcome)
+    return AttemptFailed(outcome)
 
 
 class NoRetries:
@@ -124,7 +134,7 @@ class TenacityPolicy:
     def outcome(self, state: _TenacityCall, now: float, outcome: Outcome) -> float | None:
         import tenacity
 
-        failure = None if outcome is Outcome.OK else AttemptFailed(outcome)
+        failure = None if outcome is Outcome.OK else attempt_error(outcome)
         self._close_breaker(state, failure)
         rs = state.retry_state
         if failure is None:
@@ -134,7 +144,7 @@ class TenacityPolicy:
 
             rs.set_exception((pybreaker.CircuitBreakerError, pybreaker.CircuitBreakerError(), None))
         else:
-            rs.set_exception((AttemptFailed, failure, None))
+            rs.set_exception((type(failure), failure, None))
         try:
             action = self.retrying.iter(rs)
         except Exception:  # tenacity re-raises the last error: the call has failed for good

@@ -36,6 +36,7 @@ __all__ = [
     "Constant",
     "Dist",
     "Exponential",
+    "Limiter",
     "LogNormal",
     "OpenLoop",
     "Outcome",
@@ -257,6 +258,7 @@ class Recorder:
         "local_rejects",
         "offered",
         "ok",
+        "ok_by_arrival",
         "ok_latency",
         "seconds",
         "server_rejects",
@@ -269,6 +271,7 @@ class Recorder:
         n = seconds + 1
         self.offered = [0] * n
         self.ok = [0] * n
+        self.ok_by_arrival = [0] * n  # successes counted in the second the request arrived
         self.failed = [0] * n
         self.attempts = [0] * n
         self.timeouts = [0] * n
@@ -295,11 +298,9 @@ class ServiceSpec:
     """A service: ``workers`` threads, a queue, a service-time distribution.
 
     ``queue_limit`` bounds the waiting room (``None``: unbounded, as a thread pool's queue);
-    beyond it new work gets a fast 503. ``shed_expired`` drops queued work whose caller's
-    deadline has passed instead of doing it for nobody (needs deadline propagation).
-    ``admit_by_deadline`` sizes admission in time: new work whose expected wait (queue length
-    over workers, times a moving average of recent service times) plus its own service time
-    would pass its caller's deadline gets a fast 503 instead of a place in the queue.
+    beyond it new work gets a fast 503. ``shed_expired``: queued work leaves the queue with a
+    503 when its caller's deadline passes (the deadline travels with the request), instead
+    of being done later for nobody.
     """
 
     name: str
@@ -308,7 +309,6 @@ class ServiceSpec:
     queue: QueueOrder = QueueOrder.FIFO
     queue_limit: int | None = None
     shed_expired: bool = False
-    admit_by_deadline: bool = False
 
     @property
     def capacity(self) -> float:
@@ -319,7 +319,17 @@ class ServiceSpec:
 class Attempt:
     """One try of a call, as the server sees it: who asked, and until when they wait."""
 
-    __slots__ = ("caller", "deadline", "done", "number", "request", "sent", "span_id")
+    __slots__ = (
+        "admitted",
+        "caller",
+        "deadline",
+        "done",
+        "number",
+        "queued",
+        "request",
+        "sent",
+        "span_id",
+    )
 
     def __init__(self, caller: Caller, request: _Request, deadline: float, now: float) -> None:
         self.caller = caller
@@ -327,6 +337,8 @@ class Attempt:
         self.deadline = deadline
         self.sent = now
         self.done = False
+        self.queued = False
+        self.admitted: int | None = None  # the server limiter's in-flight count at admission
         self.number = request.attempts
         self.span_id = 0
 
@@ -334,12 +346,24 @@ class Attempt:
 Handler = Callable[["Service", Attempt], None]
 
 
+class Limiter(Protocol):
+    """Server-side admission, as :class:`faultwise.resilience.ConcurrencyLimit` answers it:
+    ``try_acquire()`` gives the in-flight count at admission or ``None`` (reject), and every
+    admitted call ends with ``on_done(in_flight, rtt, dropped)``."""
+
+    def try_acquire(self) -> int | None: ...
+
+    def on_done(self, in_flight: int, rtt: float, dropped: bool) -> None: ...
+
+
 class Service:
     """A worker pool with a queue, driven by the simulation.
 
     ``slowdown`` multiplies the service time (a trigger sets it). A ``handler`` replaces the
     default work (sleep one service time, answer OK) for services that call others or hold
-    resources; it must call :meth:`finish` exactly once per attempt it starts.
+    resources; it must call :meth:`finish` exactly once per attempt it starts. A ``limiter``
+    (a :class:`faultwise.resilience.ConcurrencyLimit`, driven as its own drivers drive it)
+    admits or rejects each attempt before it takes a worker or a place in the queue.
     """
 
     def __init__(
@@ -349,61 +373,79 @@ class Service:
         *,
         handler: Handler | None = None,
         tracer: Any = None,
+        limiter: Limiter | None = None,
     ) -> None:
         self.sim = sim
         self.spec = spec
         self.name = spec.name
         self.slowdown = 1.0
         self.busy = 0
+        self.waiting = 0  # attempts in the queue that still wait for a worker
         self.queue: deque[Attempt] = deque()
         self.handled = 0
         self.shed = 0
         self.rejected = 0
         self.handler = handler
         self.tracer = tracer
+        self.limiter = limiter
         self._sample = spec.service_time.sample
         self._lifo = spec.queue is QueueOrder.LIFO
         self._workers = spec.workers
         self._limit = spec.queue_limit
         self._shed = spec.shed_expired
-        self._by_deadline = spec.admit_by_deadline
-        self.recent_service_time = spec.service_time.mean  # moving average (weight 0.05)
 
     def service_time(self) -> float:
         return self._sample(self.sim.rng) * self.slowdown
 
     def submit(self, attempt: Attempt) -> None:
         """An attempt arrives: a free worker takes it, else it waits (or is turned away)."""
+        limiter = self.limiter
+        if limiter is not None:
+            attempt.admitted = limiter.try_acquire()
+            if attempt.admitted is None:
+                self._reject(attempt)
+                return
         if self.busy < self._workers:
             self._start(attempt)
-        elif (self._limit is not None and len(self.queue) >= self._limit) or (
-            self._by_deadline and not self._fits(attempt)
-        ):
-            self.rejected += 1
-            attempt.caller.reply(attempt, Outcome.REJECTED)
+        elif self._limit is not None and self.waiting >= self._limit:
+            self._reject(attempt)
         else:
             self.queue.append(attempt)
+            self.waiting += 1
+            attempt.queued = True
+            if self._shed:
+                self.sim.at(attempt.deadline, self._expire, attempt)
 
-    def _fits(self, attempt: Attempt) -> bool:
-        wait = (len(self.queue) + 1) / self._workers * self.recent_service_time
-        return self.sim.now + wait + self.recent_service_time <= attempt.deadline
+    def _reject(self, attempt: Attempt) -> None:
+        self.rejected += 1
+        self._limiter_done(attempt, True)
+        attempt.caller.reply(attempt, Outcome.REJECTED)
+
+    def _limiter_done(self, attempt: Attempt, dropped: bool) -> None:
+        if self.limiter is not None and attempt.admitted is not None:
+            self.limiter.on_done(attempt.admitted, self.sim.now - attempt.sent, dropped)
+            attempt.admitted = None
+
+    def _expire(self, attempt: Attempt) -> None:
+        """A queued attempt's deadline passed before a worker took it: it leaves the queue
+        with a 503 (what a bulkhead wait bounded by the propagated deadline does)."""
+        if not attempt.queued:
+            return
+        attempt.queued = False
+        self.waiting -= 1
+        self.shed += 1
+        self._limiter_done(attempt, True)
+        attempt.caller.reply(attempt, Outcome.REJECTED)
 
     def _start(self, attempt: Attempt) -> None:
         sim = self.sim
-        if self._shed and sim.now >= attempt.deadline:
-            self.shed += 1
-            attempt.caller.reply(attempt, Outcome.REJECTED)
-            self._next()
-            return
         self.busy += 1
         if self.tracer is not None:
             self.tracer.server_start(self, attempt)
         if self.handler is not None:
             self.handler(self, attempt)
         else:
-            took = self._sample(sim.rng) * self.slowdown
-            self.recent_service_time += 0.05 * (took - self.recent_service_time)
-            sim.at(sim.now + took, self._done_ok, attempt)
+            sim.at(sim.now + self._sample(sim.rng) * self.slowdown, self._done_ok, attempt)
 
     def _done_ok(self, attempt: Attempt) -> None:
         self.finish(attempt, Outcome.OK)
@@ -414,6 +456,7 @@ class Service:
         self.handled += 1
         if self.tracer is not None:
             self.tracer.server_end(self, attempt, outcome)
+        self._limiter_done(attempt, outcome is not Outcome.OK)
         attempt.caller.reply(attempt, outcome)
         self._next()
 
@@ -421,7 +464,10 @@ class Service:
         queue = self.queue
         while queue and self.busy < self._workers:
             attempt = queue.pop() if self._lifo else queue.popleft()
-            self._start(attempt)
+            if attempt.queued:
+                attempt.queued = False
+                self.waiting -= 1
+                self._start(attempt)
 
 
 # -- clients --------------------------------------------------------------------------------
@@ -581,6 +627,7 @@ class OpenLoop:
         i = rec.slot(t)
         if ok:
             rec.ok[i] += 1
+            rec.ok_by_arrival[rec.slot(start)] += 1
             rec.ok_latency[i].append(t - start)
         else:
             rec.failed[i] += 1

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from faultwise._clock import Clock
+from faultwise.lab._faultwise_policy import faultwise_client_factory, server_limiter
 from faultwise.lab._metrics import Series, Summary, summarize
 from faultwise.lab._policies import (
     ImmediateRetries,
@@ -125,19 +126,19 @@ def client_policy_factory(key: PolicyKey, spec: StormSpec, clock: Clock) -> Poli
         return lambda: TenacityPolicy(
             tenacity_retrying(spec.retries), breaker=virtual_time_breaker(clock), name=key.value
         )
-    from faultwise.lab._faultwise_policy import faultwise_client_factory
+    return faultwise_client_factory(clock, retries=spec.retries, attempt_timeout=spec.timeout)
 
-    return faultwise_client_factory(spec, clock)
+
+def sheds_load(key: PolicyKey) -> bool:
+    """Whether the server sheds load (an adaptive concurrency limit, deadline-bounded waits)."""
+    return key is PolicyKey.FAULTWISE_FULL
 
 
 def server_spec(key: PolicyKey, spec: StormSpec) -> ServiceSpec:
-    """The backend: a plain worker pool, or one that sheds load (``faultwise_full``)."""
-    base = ServiceSpec("backend", spec.workers, Exponential(spec.service_time))
-    if key is not PolicyKey.FAULTWISE_FULL:
-        return base
-    from faultwise.lab._faultwise_policy import shedding_server_spec
-
-    return shedding_server_spec(base, spec)
+    """The backend: a worker pool behind an unbounded FIFO queue, as a thread pool is."""
+    return ServiceSpec(
+        "backend", spec.workers, Exponential(spec.service_time), shed_expired=sheds_load(key)
+    )
 
 
 def run_storm_sim(
@@ -155,7 +156,8 @@ def run_storm_sim(
     drain = spec.timeout * (spec.retries + 1) + 2.0 * spec.retries + 1.0
     seconds = int(spec.duration + drain) + 1
     recorder = Recorder(seconds)
-    backend = Service(sim, server_spec(key, spec), tracer=tel)
+    limiter = server_limiter(sim.clock) if sheds_load(key) else None
+    backend = Service(sim, server_spec(key, spec), tracer=tel, limiter=limiter)
     factory = client_policy_factory(key, spec, sim.clock)
     callers = [
         Caller(
@@ -207,6 +209,7 @@ def run_storm_sim(
         attempts=recorder.attempts,
         ok_latency=recorder.ok_latency,
         queue=queue,
+        ok_by_arrival=recorder.ok_by_arrival,
     )
     summary = summarize(
         series,

@@ -40,6 +40,7 @@ SPAN_COLUMNS = (
     "end_ns",
     "status",
     "peer_service",
+    "instance",
 )
 
 
@@ -131,6 +132,7 @@ class SpanWriter:
         end_ns: int,
         status: str,
         peer_service: str | None = None,
+        instance: str | None = None,
     ) -> None:
         self._csv.writerow(
             (
@@ -144,6 +146,7 @@ class SpanWriter:
                 end_ns,
                 status,
                 peer_service or "",
+                instance or service,
             )
         )
 
