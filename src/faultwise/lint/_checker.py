@@ -207,9 +207,6 @@ class Checker:
         for stmt in stmts:
             visit(stmt)
 
-    def _in_tx(self) -> str | None:
-        return self.scope.tx
-
     # -- scopes ---------------------------------------------------------------------------
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:

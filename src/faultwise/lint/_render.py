@@ -8,7 +8,7 @@ from typing import Any
 
 from faultwise import __version__
 from faultwise.lint._model import FileError, Finding, LintResult
-from faultwise.lint._rules import RULES, Level, Rule
+from faultwise.lint._rules import RULES, Rule
 
 __all__ = ["SARIF_SCHEMA", "render_json", "render_rules", "render_sarif", "render_text"]
 
@@ -186,6 +186,3 @@ def _location(path: str, region: dict[str, int], root: Path) -> dict[str, Any]:
     if not uri.startswith("file:"):
         artifact["uriBaseId"] = "%SRCROOT%"
     return {"physicalLocation": {"artifactLocation": artifact, "region": region}}
-
-
-_LEVEL_ORDER = {Level.ERROR: 0, Level.WARNING: 1}

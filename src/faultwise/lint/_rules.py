@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-__all__ = ["RULES", "Family", "Level", "Rule", "rule"]
+__all__ = ["RULES", "Family", "Level", "Rule"]
 
 
 class Family(enum.Enum):
@@ -259,8 +259,3 @@ _CATALOGUE = (
 )  # fmt: skip
 
 RULES: dict[str, Rule] = {r.id: r for r in _CATALOGUE}
-
-
-def rule(rule_id: str) -> Rule:
-    """The rule with this id (``KeyError`` for an unknown id)."""
-    return RULES[rule_id]
