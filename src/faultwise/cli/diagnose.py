@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from faultwise.cli._exit import ExitCode
@@ -46,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print JSON (DESIGN §5's shape)")
     output.add_argument("--markdown", action="store_true", help="print Markdown")
+    parser.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
     parser.add_argument(
         "--format",
         choices=[f.value for f in Format if f is not Format.EMPTY],
@@ -104,8 +106,10 @@ def _first_ns(store: Store) -> int | None:
 
 def _render(args: argparse.Namespace, result: Diagnosis, rejects: Sequence[Reject]) -> None:
     from faultwise.cli._output import console, emit_json, emit_text
-    from faultwise.diagnose import render_markdown, to_json
+    from faultwise.diagnose import render_html, render_markdown, to_json
 
+    if args.html:
+        Path(args.html).write_text(render_html(result), encoding="utf-8")
     if args.json:
         emit_json(to_json(result))
     elif args.markdown:
@@ -117,3 +121,5 @@ def _render(args: argparse.Namespace, result: Diagnosis, rejects: Sequence[Rejec
         render_terminal(result, out, show_rejects=args.show_rejects)
         for r in rejects:
             out.print(f"  rejected {r.source}: {r.reason}: {r.text}", highlight=False)
+        if args.html:
+            out.print(f"report written to {args.html}")

@@ -5,7 +5,9 @@ from faultwise.diagnose._diagnose import diagnose
 from faultwise.diagnose._inputs import load_incident, parse_window, split_inputs
 from faultwise.diagnose._model import (
     Baseline,
+    Chart,
     Diagnosis,
+    Edge,
     Evidence,
     EvidenceKind,
     Finding,
@@ -14,17 +16,21 @@ from faultwise.diagnose._model import (
     Pattern,
     Ranked,
     RootCause,
+    Series,
     TimelineEntry,
     TimelineKind,
     Window,
 )
+from faultwise.diagnose._render_html import render_html
 from faultwise.diagnose._render_json import to_json
 from faultwise.diagnose._render_text import markdown as render_markdown
 from faultwise.diagnose._render_text import terminal as render_terminal
 
 __all__ = [
     "Baseline",
+    "Chart",
     "Diagnosis",
+    "Edge",
     "Evidence",
     "EvidenceKind",
     "Finding",
@@ -33,12 +39,14 @@ __all__ = [
     "Pattern",
     "Ranked",
     "RootCause",
+    "Series",
     "TimelineEntry",
     "TimelineKind",
     "Window",
     "diagnose",
     "load_incident",
     "parse_window",
+    "render_html",
     "render_markdown",
     "render_terminal",
     "split_inputs",

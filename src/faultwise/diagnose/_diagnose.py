@@ -13,19 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from faultwise.diagnose._charts import charts
 from faultwise.diagnose._context import Context, build_context
 from faultwise.diagnose._evidence import short_time
 from faultwise.diagnose._graph import failing_path
 from faultwise.diagnose._model import (
     Baseline,
-    Chart,
     Diagnosis,
     Finding,
     Graph,
     Inputs,
     Pattern,
-    Ranked,
-    Series,
     Signal,
     TimelineEntry,
     TimelineKind,
@@ -39,7 +37,6 @@ from faultwise.telemetry import Store
 __all__ = ["diagnose"]
 
 _TIMELINE_LIMIT = 60
-_CHART_SERVICES = 5
 _SIGNAL_KIND = {
     Signal.ERRORS: TimelineKind.ERROR_ONSET,
     Signal.LATENCY: TimelineKind.LATENCY_ONSET,
@@ -86,7 +83,7 @@ def diagnose(
         timeline=timeline,
         inputs=_inputs(ctx, store, warnings),
         graph=graph,
-        charts=_charts(ctx, ranking),
+        charts=charts(ctx, ranking, timeline),
     )
 
 
@@ -211,49 +208,3 @@ def _inputs(ctx: Context, store: Store, warnings: list[str]) -> Inputs:
         missing=tuple(missing),
         warnings=tuple(warnings),
     )
-
-
-def _charts(ctx: Context, ranking: Sequence[Ranked]) -> tuple[Chart, ...]:
-    if not ctx.grid:
-        return ()
-    top = [r.component for r in ranking if r.component in ctx.profiles][:_CHART_SERVICES]
-    markers = tuple(
-        (ts, f"{svc} {kind}")
-        for svc in top
-        for ts, kind in ((ctx.onset(svc), "onset"),)
-        if ts is not None
-    )
-    charts = []
-    latency = [
-        Series(f"{svc} {key}", _ms(ctx.profiles[svc].values(key)))
-        for svc in top
-        for key in ("p50", "p95", "p99")
-        if any(v is not None for v in ctx.profiles[svc].values(key))
-    ]
-    if latency:
-        charts.append(
-            Chart(
-                "latency",
-                "Latency per service (p50, p95, p99)",
-                "ms",
-                ctx.grid,
-                tuple(latency),
-                markers,
-            )
-        )
-    errors = []
-    for svc in top:
-        p = ctx.profiles[svc]
-        values = tuple(
-            (a or 0.0) + (b or 0.0)
-            for a, b in zip(p.values("log_errors"), p.values("span_errors"), strict=True)
-        )
-        if any(values):
-            errors.append(Series(svc, values))
-    if errors:
-        charts.append(Chart("errors", "Errors per second", "/s", ctx.grid, tuple(errors), markers))
-    return tuple(charts)
-
-
-def _ms(values: Sequence[float | None]) -> tuple[float | None, ...]:
-    return tuple(None if v is None else round(v / 1e6, 3) for v in values)

@@ -176,7 +176,8 @@ class Chart:
     unit: str
     times: tuple[int, ...]
     series: tuple[Series, ...]
-    markers: tuple[tuple[int, str], ...] = ()
+    markers: tuple[tuple[int, str], ...] = ()  # (time, label): onsets and changes
+    shade: tuple[int, int] | None = None  # the incident window, from the first symptom
 
 
 @dataclass(frozen=True, slots=True)

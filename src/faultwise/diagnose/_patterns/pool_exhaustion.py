@@ -18,7 +18,7 @@ from faultwise.diagnose._context import Context
 from faultwise.diagnose._evidence import attributed, example_lines, matching_sql, short_time
 from faultwise.diagnose._model import Evidence, EvidenceKind, Finding, Pattern
 
-__all__ = ["detect"]
+__all__ = ["detect", "utilisation"]
 
 PATTERN = Pattern.POOL_EXHAUSTION
 FULL_FOR_S = 30.0
@@ -113,15 +113,36 @@ def _full_runs(rows: list[tuple[object, ...]], width: int, source: str) -> dict[
     return found
 
 
+def _pool_rows(ctx: Context) -> list[tuple[str, list[tuple[object, ...]]]]:
+    """("metric" or "log", rows of (service, instance, t, used, max, pending))."""
+    found = []
+    if ctx.has("samples"):
+        found.append(("metric", ctx.query(_gauges_sql(ctx))))
+    if ctx.has("logs"):
+        found.append(("log", ctx.query(_hikari_sql(ctx))))
+    return found
+
+
+def utilisation(ctx: Context) -> dict[str, dict[int, float]]:
+    """Per service: the fullest pool's used share (0..1) per bucket, for the report."""
+    shares: dict[str, dict[int, float]] = defaultdict(dict)
+    for _source, rows in _pool_rows(ctx):
+        for service, _instance, t, used, cap, _pending in rows:
+            if used is None or not cap:
+                continue
+            share = float(used) / float(cap)  # type: ignore[arg-type]
+            bucket = shares[str(service)]
+            bucket[int(t)] = max(bucket.get(int(t), 0.0), share)  # type: ignore[call-overload]
+    return dict(shares)
+
+
 def detect(ctx: Context) -> list[Finding]:
     errors: dict[str, tuple[int, int | None, int | None]] = {}
     if ctx.has("logs"):
         errors = attributed(ctx, ctx.query(matching_sql(ctx, POOL_ERRORS)))
     full: dict[str, _Full] = {}
-    if ctx.has("samples"):
-        full.update(_full_runs(ctx.query(_gauges_sql(ctx)), ctx.width_ns, "metric"))
-    if ctx.has("logs"):
-        for service, run in _full_runs(ctx.query(_hikari_sql(ctx)), ctx.width_ns, "log").items():
+    for source, rows in _pool_rows(ctx):
+        for service, run in _full_runs(rows, ctx.width_ns, source).items():
             if run.seconds > full.get(service, _Full()).seconds:
                 full[service] = run
     findings = []

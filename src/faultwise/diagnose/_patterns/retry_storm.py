@@ -18,7 +18,7 @@ from faultwise.diagnose._evidence import clip, example_lines, short_time
 from faultwise.diagnose._model import Evidence, EvidenceKind, Finding, Pattern, Signal
 from faultwise.diagnose._sql import Scope
 
-__all__ = ["detect"]
+__all__ = ["attempts_per_request", "detect"]
 
 PATTERN = Pattern.RETRY_STORM
 
@@ -62,6 +62,28 @@ def _retry_lines_sql(scope: Scope) -> str:
         f"{d.arg_min('message', 'ts_ns')} FROM logs "
         f"WHERE {scope.when('ts_ns')} AND {d.matches('message', RETRY_LINES)} GROUP BY 1, 2"
     )
+
+
+def _attempts_series_sql(ctx: Context) -> str:
+    w = ctx.width_ns
+    return f"""
+WITH s AS (SELECT trace_id, span_id, parent_span_id, service, start_ns FROM spans
+           WHERE {ctx.when("start_ns")} AND service IS NOT NULL)
+SELECT p.service || ' -> ' || c.service, c.start_ns - c.start_ns % {w} AS t,
+       count(*), count(DISTINCT c.trace_id)
+FROM s c JOIN s p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+WHERE p.service <> c.service GROUP BY 1, 2"""
+
+
+def attempts_per_request(ctx: Context) -> dict[str, dict[int, float]]:
+    """Per call edge ("checkout -> payments") that ever retried: attempts per request per
+    bucket, for the report."""
+    if not ctx.has("spans"):
+        return {}
+    series: dict[str, dict[int, float]] = defaultdict(dict)
+    for edge, t, calls, requests in ctx.query(_attempts_series_sql(ctx)):
+        series[edge][int(t)] = int(calls) / max(int(requests), 1)
+    return {e: v for e, v in series.items() if max(v.values(), default=1.0) > 1.05}
 
 
 def _ratios(scope: Scope, since: int | None) -> dict[tuple[str, str], tuple[int, int]]:
