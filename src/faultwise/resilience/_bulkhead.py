@@ -131,7 +131,8 @@ class Bulkhead(Strategy):
         with self._lock:
             if waiter.granted:
                 return True
-            self._waiters.remove(waiter)
+            if waiter in self._waiters:  # (an expired async waiter has left already)
+                self._waiters.remove(waiter)
             return False
 
     def _rejected(self) -> BulkheadFullError:
@@ -153,18 +154,25 @@ class Bulkhead(Strategy):
         waiter = self._take_or_queue(lambda: _TaskWaiter(loop))
         if waiter is None:
             return
+        # The wait ends by a grant or by this timer; no task cancellation is involved, so a
+        # timeout cannot be confused with a cancellation from outside.
+        timer = loop.call_later(self._wait_budget(), self._expire, waiter)
         try:
-            async with asyncio.timeout(self._wait_budget()):
-                await waiter.future
-        except BaseException as exc:
+            await waiter.future
+        except BaseException:
             if self._abandon(waiter):
-                if not isinstance(exc, TimeoutError):
-                    self.release()  # granted, then cancelled: pass the slot on
-                    raise
-                return  # the grant won the race against the timeout: keep the slot
-            if isinstance(exc, TimeoutError):
-                raise self._rejected() from None
+                self.release()  # granted, then cancelled: pass the slot on
             raise
+        finally:
+            timer.cancel()
+        if not waiter.granted:
+            raise self._rejected()
+
+    def _expire(self, waiter: _TaskWaiter) -> None:
+        """The wait ran out: leave the queue unless a slot was granted meanwhile."""
+        self._abandon(waiter)
+        if not waiter.future.done():
+            waiter.future.set_result(None)
 
     # -- drivers ----------------------------------------------------------------------------
 

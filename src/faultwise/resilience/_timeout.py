@@ -82,16 +82,38 @@ class Timeout(Strategy):
         at = deadline[0]
         if at <= start:
             raise self._expired(start, at, start)
+        task = asyncio.current_task()
+        if task is None:  # pragma: no cover - run_async always runs inside a task
+            raise RuntimeError("Timeout needs to run inside an asyncio task")
+        # One timer that cancels this task, like asyncio.timeout() but without its context
+        # manager machinery; the cancellation is told apart from an outside one by the
+        # task's cancel count (Task.cancelling/uncancel).
+        expiry = _Expiry(task)
+        loop = asyncio.get_running_loop()
+        timer = loop.call_at(loop.time() + (at - start), expiry.fire)
         token = _current.set(deadline)
         try:
-            async with asyncio.timeout(at - start) as scope:
-                return await next(args, kwargs)
-        except TimeoutError:
-            if not scope.expired():
-                raise  # the call's own TimeoutError, not ours
-            raise self._expired(start, at, self._now()) from None
+            return await next(args, kwargs)
+        except asyncio.CancelledError:
+            if expiry.fired and task.uncancel() <= expiry.cancelling:
+                raise self._expired(start, at, self._now()) from None
+            raise
         finally:
+            timer.cancel()
             _current.reset(token)
+
+
+class _Expiry:
+    __slots__ = ("cancelling", "fired", "task")
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.cancelling = task.cancelling()
+        self.fired = False
+
+    def fire(self) -> None:
+        self.fired = True
+        self.task.cancel()
 
 
 class TimeoutExceeded(ResilienceError, TimeoutError):
