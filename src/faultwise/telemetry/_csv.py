@@ -287,6 +287,7 @@ def read_csv_logs(
     result = finish_logs(
         store,
         staged,
+        candidates=f"SELECT _n AS n, CAST({csv.table} AS VARCHAR) AS raw FROM {csv.table}",
         source=src.name,
         ts_form=detect_form(ts_sample) or TsForm.ISO,
         day=src.day,

@@ -87,7 +87,12 @@ FIELDS: dict[Field, tuple[str, ...]] = {
 # fmt: on
 
 # Level words (upper case) and what they mean. Single letters are logcat, glog and klog.
-SEVERITY_WORDS: dict[str, Severity] = {
+SEVERITY_WORDS: dict[str, Severity] = {  # the common spellings first: SQL tests in this order
+    "INFO": Severity.INFO,
+    "DEBUG": Severity.DEBUG,
+    "WARN": Severity.WARN,
+    "ERROR": Severity.ERROR,
+    "WARNING": Severity.WARN,
     **dict.fromkeys(["TRACE", "TRC", "FINEST", "FINER", "VERBOSE", "V", "T"], Severity.TRACE),
     **dict.fromkeys(["DEBUG", "DBG", "FINE", "CONFIG", "D"], Severity.DEBUG),
     **dict.fromkeys(

@@ -31,7 +31,7 @@ from faultwise.telemetry._logfmt import is_logfmt, logfmt_json_sql, parse_logfmt
 from faultwise.telemetry._logsql import LogsResult, finish_logs, staged_select
 from faultwise.telemetry._model import ClockFinding, Format, IngestSummary, SourceReport, Table
 from faultwise.telemetry._services import service_from_file
-from faultwise.telemetry._source import KEEP_REJECTS, Source, iter_sources, stage_lines
+from faultwise.telemetry._source import KEEP_REJECTS, Source, iter_sources, read_lines
 from faultwise.telemetry._store import Store
 from faultwise.telemetry._templates import assign_templates
 from faultwise.telemetry._text import detect_header
@@ -143,11 +143,11 @@ def _read_one(
     if fmt in (Format.EMPTY, Format.ID_LIST):
         return SourceReport(src.name, fmt, service), ()
     if fmt in _LINE_READERS:
-        staged = stage_lines(store.connection, src, spool_dir=spool)
-        try:
-            result = _LINE_READERS[fmt](store, src, staged.table, service, fields)
-        finally:
-            store.execute(f"DROP TABLE IF EXISTS {staged.table}")
+        reader = _LINE_READERS[fmt]
+        result, staged = read_lines(
+            store.connection, src, spool, lambda lines: reader(store, src, lines, service, fields)
+        )
+        store.drop_temporary()
         rejects = (staged.rejects + result.rejects)[:KEEP_REJECTS]
         rejected = result.rejected + staged.rejected
     elif fmt in DOCUMENT_FORMATS:
@@ -196,11 +196,12 @@ def _read_one(
 
 
 def _json_lines(
-    store: Store, src: Source, table: str, service: str | None, fields: Mapping[Field, str]
+    store: Store, src: Source, lines: str, service: str | None, fields: Mapping[Field, str]
 ) -> LogsResult:
     return read_json_lines(
         store,
-        f"(SELECT n, line, line AS raw FROM {table})",
+        f"(SELECT n, line, line AS raw FROM {lines})",
+        f"SELECT n, line AS raw FROM {lines} WHERE line IS NOT NULL",
         parse_json_objects(src.head_lines()),
         source=src.name,
         day=src.day,
@@ -210,11 +211,12 @@ def _json_lines(
 
 
 def _logfmt(
-    store: Store, src: Source, table: str, service: str | None, fields: Mapping[Field, str]
+    store: Store, src: Source, lines: str, service: str | None, fields: Mapping[Field, str]
 ) -> LogsResult:
     return read_json_lines(
         store,
-        f"(SELECT n, {logfmt_json_sql('line')} AS line, line AS raw FROM {table})",
+        f"(SELECT n, {logfmt_json_sql('line')} AS line, line AS raw FROM {lines})",
+        f"SELECT n, line AS raw FROM {lines} WHERE line IS NOT NULL",
         [parse_logfmt(line) for line in src.head_lines()],
         source=src.name,
         day=src.day,
@@ -224,10 +226,10 @@ def _logfmt(
 
 
 def _text(
-    store: Store, src: Source, table: str, service: str | None, fields: Mapping[Field, str]
+    store: Store, src: Source, lines: str, service: str | None, fields: Mapping[Field, str]
 ) -> LogsResult:
     staged = staged_select(
-        f"{table} WHERE line IS NOT NULL AND trim(line) <> ''",
+        f"{lines} WHERE line IS NOT NULL AND trim(line) <> ''",
         n="n",
         message="line",
         raw="line",
@@ -235,6 +237,7 @@ def _text(
     return finish_logs(
         store,
         staged,
+        candidates=f"SELECT n, line AS raw FROM {lines} WHERE trim(line) <> ''",
         source=src.name,
         ts_form=None,
         day=src.day,

@@ -65,10 +65,12 @@ def _json_path(path: tuple[str, ...]) -> str:
 
 
 class JsonPlan:
-    """Which JSON paths feed which model field, chosen from sample records."""
+    """Which JSON paths feed which model field, chosen from sample records; ``extra`` says
+    whether the records hold fields beyond those (kept in ``attrs``)."""
 
-    def __init__(self, paths: dict[Field, list[str]]) -> None:
+    def __init__(self, paths: dict[Field, list[str]], *, extra: bool = True) -> None:
         self.paths = paths
+        self.extra = extra
 
     @property
     def found(self) -> bool:
@@ -112,10 +114,16 @@ def json_plan(records: list[dict[str, Any]], mapping: Mapping[Field, str]) -> Js
             picked.append(_json_path(tuple(mapping[field].split("."))))
         if picked:
             chosen[field] = picked
-    return JsonPlan(chosen)
+    chosen_paths = {p for paths in chosen.values() for p in paths}
+    extra = any(_json_path(path) not in chosen_paths for path in present.values())
+    return JsonPlan(chosen, extra=extra or not records)
 
 
-def staged_json_sql(lines: str, plan: JsonPlan) -> str:
+def _rtrim(expr: str) -> str:
+    return f"rtrim({expr}, chr(10) || chr(13))"
+
+
+def staged_json_sql(lines: str, plan: JsonPlan, *, trim_message: bool = True) -> str:
     """The staged-columns query (see :mod:`._logsql`) over ``lines``, a table or subquery with
     columns ``n``, ``line`` (a JSON object text) and ``raw`` (the line as written)."""
     listing, ex = plan.extract_sql("line")
@@ -125,22 +133,24 @@ def staged_json_sql(lines: str, plan: JsonPlan) -> str:
 
     return (
         f"SELECT n, {col(Field.TS)} AS raw_ts, "
-        f"rtrim({col(Field.MESSAGE)}, chr(10) || chr(13)) AS message, "
+        f"{_rtrim(col(Field.MESSAGE)) if trim_message else col(Field.MESSAGE)} AS message, "
         f"{col(Field.SEVERITY)} AS sev_text, {col(Field.SEVERITY_NUMBER)} AS sev_num, "
         f"{col(Field.SERVICE)} AS service, {col(Field.POD)} AS pod, "
         f"{col(Field.INSTANCE)} AS instance, {col(Field.TRACE_ID)} AS trace_id, "
         f"{col(Field.SPAN_ID)} AS span_id, {col(Field.REQUEST_ID)} AS request_id, "
-        f"{col(Field.THREAD)} AS thread, CASE WHEN ok THEN line END AS attrs, "
-        "CASE WHEN NOT ok THEN 'not a JSON object' END AS reject, raw "
-        f"FROM (SELECT n, line, raw, ok, CASE WHEN ok THEN {listing} END AS j FROM "
-        f"(SELECT n, line, raw, coalesce(json_valid(line) AND starts_with(ltrim(line), '{{'), "
-        f"false) AS ok FROM {lines} WHERE line IS NOT NULL AND trim(line) <> ''))"
+        f"{col(Field.THREAD)} AS thread, {'line' if plan.extra else 'NULL'} AS attrs, "
+        "CASE WHEN j IS NULL THEN 'not a JSON object' END AS reject, raw "
+        f"FROM (SELECT n, line, raw, TRY({listing}) AS j FROM {lines} WHERE line IS NOT NULL)"
     )
+
+
+_JSON_REASON = "CASE WHEN json_valid(raw) THEN 'no readable timestamp' ELSE 'not a JSON object' END"
 
 
 def read_json_lines(
     store: Store,
     lines: str,
+    candidates: str,
     records: list[dict[str, Any]],
     *,
     source: str,
@@ -149,11 +159,13 @@ def read_json_lines(
     mapping: Mapping[Field, str],
 ) -> LogsResult:
     """Read staged JSON lines (see :func:`staged_json_sql`) into ``logs``; ``records`` is a
-    parsed sample that decides the field mapping."""
+    parsed sample that decides the field mapping, ``candidates`` the ``(n, raw)`` lines."""
     plan = json_plan(records, mapping)
     return finish_logs(
         store,
-        staged_json_sql(lines, plan),
+        staged_json_sql(lines, plan, trim_message=_ends_with_newline(records, plan)),
+        candidates=candidates,
+        reason=_JSON_REASON,
         source=source,
         ts_form=detect_form(plan_values(records, plan, Field.TS)),
         day=day,
@@ -178,3 +190,8 @@ def plan_values(records: list[dict[str, Any]], plan: JsonPlan, field: Field) -> 
 
 def _split_path(path: str) -> list[str]:
     return [k.replace('\\"', '"') for k in path[3:-1].split('"."')]
+
+
+def _ends_with_newline(records: list[dict[str, Any]], plan: JsonPlan) -> bool:
+    """Whether messages carry their line break (Docker's ``log`` field does)."""
+    return any(v.endswith(("\n", "\r")) for v in plan_values(records, plan, Field.MESSAGE))

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from faultwise.telemetry._fields import SEVERITY_WORDS, Field
-from faultwise.telemetry._model import ClockFinding, ClockIssue, Reject, Severity
+from faultwise.telemetry._model import ClockFinding, ClockIssue, Reject
 from faultwise.telemetry._services import POD_SUFFIX_SQL
 from faultwise.telemetry._source import KEEP_REJECTS
 from faultwise.telemetry._store import Store
@@ -48,6 +48,7 @@ STAGED = (
 )
 _STAGED_LIST = ", ".join(STAGED)
 _DAY_NS = 86_400 * 10**9
+_CLOCK_SAMPLE = 20_000
 # A line that matches no header but starts like a record of another layout is not a
 # continuation: it stays on its own (and, without a timestamp, is a counted reject).
 _RECORD_START = r"^([0-9<\[{]|(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) )"
@@ -75,22 +76,24 @@ def quote(text: str) -> str:
 
 
 def severity_sql(text: str, number: str) -> str:
-    """Severity from a level word or number (``text``) or an OTel SeverityNumber (``number``)."""
-    words: dict[Severity, list[str]] = {}
-    for word, sev in SEVERITY_WORDS.items():
-        words.setdefault(sev, []).append(quote(word))
-    level = f"upper(trim({text}))"
-    word_case = " ".join(
-        f"WHEN {level} IN ({', '.join(ws)}) THEN {int(sev)}" for sev, ws in words.items()
-    )
+    """Severity from a level word or number (``text``) or an OTel SeverityNumber (``number``).
+
+    The plain level word is tried first (one hash of a short string); the rest only for the
+    rows it does not settle (CASE evaluates its branches lazily, COALESCE does not)."""
+    words = " ".join(f"WHEN {quote(w)} THEN {int(sev)}" for w, sev in SEVERITY_WORDS.items())
     num = f"TRY_CAST({number} AS INTEGER)"
     txt_num = f"TRY_CAST({text} AS INTEGER)"
     # OTel SeverityNumber 1..24 in a number field; pino/bunyan 10..60 in a level field.
-    return (
+    fallback = (
         f"CASE WHEN {num} BETWEEN 1 AND 24 THEN (({num} - 1) // 4) * 4 + 1 "
         f"WHEN {txt_num} IS NOT NULL THEN least(21, greatest(1, ({txt_num} // 10 - 1) * 4 + 1)) "
-        f"ELSE CASE {word_case} ELSE 0 END END"
+        f"ELSE CASE upper(trim({text})) {words} ELSE 0 END END"
     )
+    if number == "NULL":
+        fallback = fallback.replace(
+            f"WHEN {num} BETWEEN 1 AND 24 THEN (({num} - 1) // 4) * 4 + 1 ", ""
+        )
+    return f"CASE upper({text}) {words} ELSE {fallback} END"
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,64 +251,93 @@ def finish_logs(
     store: Store,
     staged_sql: str,
     *,
+    candidates: str,
     source: str,
     ts_form: TsForm | None,
     day: str,
     default_service: str | None,
     has_ts: bool = True,
     text_file: bool = False,
+    reason: str = "'no readable timestamp'",
 ) -> LogsResult:
-    """Insert the rows of ``staged_sql`` into ``logs``; return counts and the first rejects."""
+    """Insert the rows of ``staged_sql`` into ``logs``; return counts and the first rejects.
+
+    ``candidates`` is a query of ``(n, raw)``: every line that should become a row. Those that
+    did not (found by line number, after one bulk insert) are the rejects, and ``reason`` (an
+    expression over ``raw``) says why. No second pass over the good rows is needed.
+    """
+    con = store.connection
     layers = _layers(store, staged_sql, has_ts=has_ts, text_file=text_file)
+    final = layers[-1].sql
+    grouped = text_file and any(x.ts_form for x in layers)
+    if grouped:  # multi-line records: the groups, not the lines, are the candidates
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _grouped AS {final}")
+        final = "SELECT * FROM _grouped"
+        candidates = "SELECT n, raw FROM _grouped"
     found_form = next((x.ts_form for x in layers if x.ts_form), None)
     timed = has_ts or found_form is not None
     ts = ts_sql("raw_ts", ts_form if has_ts else found_form, day=day)
-    inner_form = next((x.inner_form for x in layers if x.inner_form), None)
-    inner = ts_sql("inner_ts", inner_form, day=day) if inner_form else "NULL"
     service = (
-        "coalesce(nullif(trim(service), ''), "
+        "coalesce(nullif(service, ''), "
         f"nullif(regexp_replace(pod, '{POD_SUFFIX_SQL}', ''), ''), "
         f"{quote(default_service) if default_service else 'NULL'})"
     )
-    con = store.connection
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _staged AS SELECT n, "
-        f"CASE WHEN reject IS NULL THEN {ts} END AS ts_ns, "
-        f"{service} AS service, coalesce(pod, instance) AS instance, "
+    ids = _id_sql(store, final)
+    normalised = (
+        f"SELECT n, CASE WHEN reject IS NULL THEN {ts} END AS ts_ns, {service} AS service, "
+        "coalesce(pod, instance) AS instance, "
         f"CAST({severity_sql('sev_text', 'sev_num')} AS TINYINT) AS severity, "
-        "coalesce(message, raw, '') AS message, "
-        "lower(trim(trace_id)) AS trace_id, lower(trim(span_id)) AS span_id, request_id, "
-        f"thread, attrs, reject, raw, {inner} AS inner_ns "
-        f"FROM ({layers[-1].sql})"
+        f"coalesce(message, raw, '') AS message, {ids['trace_id']} AS trace_id, "
+        f"{ids['span_id']} AS span_id, request_id, thread, attrs, reject FROM ({final})"
     )
     ok = "reject IS NULL AND ts_ns IS NOT NULL" if timed else "reject IS NULL"
-    con.execute(
-        "INSERT INTO logs SELECT ts_ns, service, instance, severity, message, NULL, "
-        "nullif(trace_id, ''), nullif(span_id, ''), request_id, thread, attrs, ?, n "
-        f"FROM _staged WHERE {ok} ORDER BY n",
+    inserted = con.execute(
+        "INSERT INTO logs SELECT ts_ns, service, instance, severity, message, NULL, trace_id, "
+        f"span_id, request_id, thread, attrs, ?, n FROM ({normalised}) WHERE {ok}",
         [source],
-    )
-    inserted, rejected = con.execute(
-        f"SELECT count(*) FILTER (WHERE {ok}), count(*) FILTER (WHERE NOT ({ok})) FROM _staged"
-    ).fetchone() or (0, 0)
-    rows = con.execute(
-        "SELECT n, coalesce(reject, 'no readable timestamp'), left(coalesce(raw, message), 200) "
-        f"FROM _staged WHERE NOT ({ok}) ORDER BY n LIMIT {KEEP_REJECTS}"
-    ).fetchall()
-    clock = _clock_offset(store, source, inner_form) if inner_form else ()
-    con.execute("DROP TABLE _staged")
-    rejects = tuple(Reject(source, int(n), reason, text or "") for n, reason, text in rows)
+    ).fetchone()
+    inserted_n = int(inserted[0]) if inserted else 0
+    total = con.execute(f"SELECT count(*) FROM ({candidates})").fetchone()
+    rejected = (int(total[0]) if total else 0) - inserted_n
+    rows = []
+    if rejected:  # which ones: the candidates whose line number did not make it in
+        rows = con.execute(
+            f"SELECT n, {reason}, left(raw, 200) FROM ({candidates}) c WHERE NOT EXISTS "
+            f"(SELECT 1 FROM logs l WHERE l.source_file = {quote(source)} AND l.source_line = c.n) "
+            f"ORDER BY n LIMIT {KEEP_REJECTS}"
+        ).fetchall()
+    inner_form = next((x.inner_form for x in layers if x.inner_form), None)
+    clock = _clock_offset(store, source, final, ts, (inner_form, day)) if inner_form else ()
+    if grouped:
+        con.execute("DROP TABLE _grouped")
+    rejects = tuple(Reject(source, int(n), str(why), text or "") for n, why, text in rows)
     names = tuple(x.name for x in layers if x.name)
-    return LogsResult(int(inserted), int(rejected), rejects, clock, names)
+    return LogsResult(inserted_n, rejected, rejects, clock, names)
 
 
-def _clock_offset(store: Store, source: str, form: TsForm) -> tuple[ClockFinding, ...]:
-    """Compare the time written in the message text with the record's own timestamp."""
+def _id_sql(store: Store, final: str) -> dict[str, str]:
+    """Ids as written when a sample shows them already trimmed lowercase, else normalised."""
+    out = {}
+    for column in ("trace_id", "span_id"):
+        sample = store.query(f"SELECT {column} FROM ({final}) WHERE {column} <> '' LIMIT 200")
+        clean = all(str(v) == str(v).strip().lower() for (v,) in sample)
+        out[column] = f"nullif({column}, '')" if clean else f"nullif(lower(trim({column})), '')"
+    return out
+
+
+def _clock_offset(
+    store: Store, source: str, final: str, ts: str, inner: tuple[TsForm, str]
+) -> tuple[ClockFinding, ...]:
+    """Compare the time written in the message text with the record's own timestamp (on the
+    first records, enough to see a whole-hour offset)."""
+    form, day = inner
+    inner_ns = ts_sql("inner_ts", form, day=day)
     diff = "inner_ns::HUGEINT - ts_ns"
     if form is TsForm.TIME:  # a time of day only: the offset modulo one day, in (-12 h, 12 h]
         diff = f"((({diff}) % {_DAY_NS}) + {_DAY_NS} + {_DAY_NS // 2}) % {_DAY_NS} - {_DAY_NS // 2}"
     row = store.query(
-        f"SELECT TRY_CAST(median({diff}) AS BIGINT), count(*) FROM _staged "
+        f"SELECT TRY_CAST(median({diff}) AS BIGINT), count(*) FROM (SELECT {ts} AS ts_ns, "
+        f"{inner_ns} AS inner_ns FROM ({final}) WHERE inner_ts IS NOT NULL LIMIT {_CLOCK_SAMPLE}) "
         "WHERE inner_ns IS NOT NULL AND ts_ns IS NOT NULL"
     )
     if not row or row[0][0] is None:
@@ -324,8 +356,8 @@ def _finding(source: str, offset: int, n: int, reference: str) -> tuple[ClockFin
                 source,
                 ClockIssue.TIMEZONE,
                 offset,
-                f"{n} times are {_human(offset)} {'ahead of' if offset > 0 else 'behind'} "
-                f"{reference}: local time ({zone}) written without a zone",
+                f"times are {_human(offset)} {'ahead of' if offset > 0 else 'behind'} "
+                f"{reference} ({n:,} compared): local time ({zone}) written without a zone",
             ),
         )
     if abs(offset) >= 10**9:
@@ -334,8 +366,8 @@ def _finding(source: str, offset: int, n: int, reference: str) -> tuple[ClockFin
                 source,
                 ClockIssue.SKEW,
                 offset,
-                f"{n} times are {_human(offset)} {'ahead of' if offset > 0 else 'behind'} "
-                f"{reference}",
+                f"times are {_human(offset)} {'ahead of' if offset > 0 else 'behind'} "
+                f"{reference} ({n:,} compared)",
             ),
         )
     return ()

@@ -9,16 +9,17 @@ to the design so the same SQL can later run against ClickHouse):
     first step: 1 trace, 5 debug, 9 info, 13 warn, 17 error, 21 fatal, 0 unknown),
     ``message VARCHAR``, ``template_id INTEGER`` (the log template, see ``templates``; NULL
     until mined), ``trace_id VARCHAR`` (lowercase hex when it is hex), ``span_id VARCHAR``,
-    ``request_id VARCHAR``, ``thread VARCHAR``, ``attrs JSON`` (the record's other fields),
+    ``request_id VARCHAR``, ``thread VARCHAR``, ``attrs VARCHAR`` (JSON text: the record's
+    fields; read them with ``attrs->>'$.key'`` or ``json_extract_string``),
     ``source_file VARCHAR``, ``source_line BIGINT`` (1-based).
 ``spans``
     ``trace_id``, ``span_id``, ``parent_span_id`` (NULL for a root), ``service``, ``name``
     (VARCHAR), ``kind TINYINT`` (:class:`SpanKind`, OTel numbering), ``start_ns BIGINT``,
     ``end_ns BIGINT``, ``status TINYINT`` (:class:`SpanStatus`), ``peer_service VARCHAR``,
-    ``attrs JSON``.
+    ``attrs VARCHAR`` (JSON text).
 ``samples``
     ``ts_ns BIGINT``, ``service``, ``instance``, ``metric`` (VARCHAR, Prometheus-style name),
-    ``labels JSON`` (an object of strings), ``value DOUBLE``.
+    ``labels VARCHAR`` (JSON text: an object of strings), ``value DOUBLE``.
 ``changes``
     ``ts_ns BIGINT``, ``service VARCHAR``, ``kind VARCHAR`` (:class:`ChangeKind`: deploy,
     config, restart, oom_kill, scale, other), ``detail VARCHAR``.
@@ -240,7 +241,7 @@ TABLES: dict[Table, tuple[tuple[str, str], ...]] = {
         ("span_id", "VARCHAR"),
         ("request_id", "VARCHAR"),
         ("thread", "VARCHAR"),
-        ("attrs", "JSON"),
+        ("attrs", "VARCHAR"),
         ("source_file", "VARCHAR"),
         ("source_line", "BIGINT"),
     ),
@@ -255,14 +256,14 @@ TABLES: dict[Table, tuple[tuple[str, str], ...]] = {
         ("end_ns", "BIGINT"),
         ("status", "TINYINT"),
         ("peer_service", "VARCHAR"),
-        ("attrs", "JSON"),
+        ("attrs", "VARCHAR"),
     ),
     Table.SAMPLES: (
         ("ts_ns", "BIGINT"),
         ("service", "VARCHAR"),
         ("instance", "VARCHAR"),
         ("metric", "VARCHAR"),
-        ("labels", "JSON"),
+        ("labels", "VARCHAR"),
         ("value", "DOUBLE"),
     ),
     Table.CHANGES: (

@@ -17,9 +17,9 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from faultwise._errors import InputError, require
 from faultwise.telemetry._model import Reject
@@ -27,16 +27,18 @@ from faultwise.telemetry._model import Reject
 __all__ = [
     "MAX_LINE_BYTES",
     "DamagedStream",
+    "Dropped",
     "Source",
-    "StagedLines",
     "chunks",
     "iter_sources",
     "read_all",
     "read_error",
+    "read_lines",
     "reject_text",
-    "stage_lines",
+    "stage_sql",
 ]
 
+T = TypeVar("T")
 MAX_LINE_BYTES = 4 * 1024 * 1024  # longer lines are rejects: nobody reads a 10 MB log line
 HEAD_BYTES = 256 * 1024
 KEEP_REJECTS = 5
@@ -72,12 +74,11 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
-class StagedLines:
-    table: str
-    lines: int
+class Dropped:
+    """Lines the clean-copy pass could not keep (over-long lines, a damaged stream's end)."""
+
     rejects: tuple[Reject, ...] = ()
     rejected: int = 0
-    notes: tuple[str, ...] = field(default=())
 
 
 def _compression(path: Path) -> str:
@@ -224,41 +225,42 @@ def reject_text(line: str | bytes) -> str:
     return text[:200]
 
 
-_counter = iter(range(1, 1 << 62))
+_tables = iter(range(1, 1 << 62))
 
 
-def stage_lines(con: object, src: Source, *, spool_dir: Path) -> StagedLines:
-    """Load ``src``'s lines into a new temporary table ``(n, line)``; ``line`` NULL when blank."""
-    import duckdb
-
-    assert isinstance(con, duckdb.DuckDBPyConnection)
-    table = f"_lines_{next(_counter)}"
-    try:
-        if src.compression != "none" and read_error(src) is not None:
-            raise duckdb.InvalidInputException("damaged stream")  # DuckDB would stop silently
-        _scan_lines(con, table, src.path, src.compression)
-        lines = int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
-        return StagedLines(table, lines)
-    except duckdb.Error:
-        con.execute(f"DROP TABLE IF EXISTS {table}")
-    clean, lines, rejects, rejected = _sanitise(src, spool_dir)
-    try:
-        _scan_lines(con, table, clean, "none")
-    finally:
-        clean.unlink(missing_ok=True)
-    return StagedLines(table, lines, tuple(rejects), rejected)
-
-
-def _scan_lines(con: object, table: str, path: Path, compression: str) -> None:
-    import duckdb
-
-    assert isinstance(con, duckdb.DuckDBPyConnection)
+def stage_sql(con: Any, path: Path, compression: str) -> str:
+    """Stage the lines of ``path`` in a temporary table; returns a subquery of ``(n, line)``
+    (``line`` NULL when blank). DuckDB's CSV scanner reads in parallel and keeps the file's
+    order, so a row's ``rowid`` is its line index: no window function, no Python per line."""
+    table = f"_lines_{next(_tables)}"
     con.execute(
-        f"CREATE TEMP TABLE {table} AS SELECT row_number() OVER () AS n, line "
-        "FROM read_csv(?, columns={'line': 'VARCHAR'}, header=false, auto_detect=false, "
+        f"CREATE TEMP TABLE {table} AS SELECT line FROM read_csv(?, "
+        "columns={'line': 'VARCHAR'}, header=false, auto_detect=false, "
         f"delim=?, quote='', escape='', compression=?, max_line_size={MAX_LINE_BYTES + 2})",
         [str(path), _SEP, compression],
     )
+    return f"(SELECT rowid + 1 AS n, line FROM {table})"
+
+
+def read_lines(
+    con: Any, src: Source, spool_dir: Path, read: Callable[[str], T]
+) -> tuple[T, Dropped]:
+    """Run ``read`` over the lines of ``src`` (see :func:`stage_sql`). When DuckDB refuses the
+    bytes (invalid UTF-8, an over-long line, a damaged stream), a Python pass writes a clean
+    copy first and ``read`` runs over that; what it had to drop is in the returned rejects."""
+    import duckdb
+
+    damaged = src.compression != "none" and read_error(src) is not None
+    if not damaged:
+        try:
+            return read(stage_sql(con, src.path, src.compression)), Dropped()
+        except duckdb.InvalidInputException:
+            pass
+    clean, _, rejects, rejected = _sanitise(src, spool_dir)
+    try:
+        return read(stage_sql(con, clean, "none")), Dropped(tuple(rejects), rejected)
+    finally:
+        clean.unlink(missing_ok=True)
 
 
 def _sanitise(src: Source, spool_dir: Path) -> tuple[Path, int, list[Reject], int]:

@@ -98,6 +98,7 @@ class Store:
             raise InputError(f"cannot open the database: {exc}", source=str(path)) from exc
         self._lock = threading.RLock()
         self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute("SET enable_progress_bar = false")
         if threads:
             self._con.execute(f"SET threads = {int(threads)}")
         for table, columns in TABLES.items():
@@ -133,6 +134,14 @@ class Store:
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The DuckDB connection itself, for bulk paths; prefer :meth:`query`."""
         return self._con
+
+    def drop_temporary(self) -> None:
+        """Drop the temporary tables a reader staged its input in."""
+        with self._lock:
+            for (name,) in self._con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE temporary"
+            ).fetchall():
+                self._con.execute(f'DROP TABLE IF EXISTS "{name}"')
 
     def counts(self) -> dict[Table, int]:
         """Rows per model table."""
