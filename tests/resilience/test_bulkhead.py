@@ -198,3 +198,14 @@ async def test_threads_and_tasks_share_one_bulkhead() -> None:
     await queued(bulkhead)
     await asyncio.to_thread(bulkhead.release)
     assert ("task", 0) == (await task, bulkhead.in_use)
+
+
+async def test_a_release_skips_a_waiter_whose_task_was_just_cancelled() -> None:
+    bulkhead = Bulkhead(1, max_queue=1, max_wait=30.0)
+    await bulkhead.acquire_async()
+    waiter = asyncio.create_task(bulkhead.acquire_async())
+    await queued(bulkhead)
+    waiter.cancel()  # its future is cancelled now; the task has not run its cleanup yet
+    bulkhead.release()
+    await asyncio.gather(waiter, return_exceptions=True)
+    assert (0, 0) == (bulkhead.in_use, bulkhead.queued)

@@ -453,3 +453,44 @@ def test_breaker_matches_the_reference_model(  # noqa: PLR0917 (hypothesis passe
         if expected:
             model.record(failed, slow, clock.now())
         assert (expected, model.state) == (outcome != "rejected", breaker.state)
+
+
+def test_acquire_in_the_closed_state_grants_at_once() -> None:
+    breaker = CircuitBreaker()
+    assert breaker.try_acquire() == breaker.acquire()
+
+
+def test_outcomes_while_disabled_are_not_recorded() -> None:
+    breaker = small_breaker(FakeClock())
+    breaker.disable()
+    permit = breaker.acquire()
+    breaker.on_failure(permit, 0.0, ConnectionError())
+    assert (CircuitState.DISABLED, WindowCounts(0, 0, 0)) == (
+        breaker.state,
+        breaker.snapshot().window,
+    )
+
+
+def test_open_remaining_counts_down_only_while_open() -> None:
+    clock = FakeClock()
+    breaker = small_breaker(clock)
+    assert 0.0 == breaker.open_remaining
+    [run(breaker, fail) for _ in range(4)]
+    clock.advance(3.0)
+    assert 7.0 == breaker.open_remaining
+
+
+def test_adopt_takes_a_state_decided_elsewhere_with_an_event() -> None:
+    clock = FakeClock()
+    breaker = small_breaker(clock)
+    events: list[Event] = []
+    breaker.on_event(events.append)
+    breaker.adopt(OPEN, open_for=5.0)
+    breaker.adopt(OPEN, open_for=4.0)  # same state: only the open time moves
+    assert (OPEN, 4.0, 1) == (breaker.state, breaker.open_remaining, len(events))
+    breaker.adopt(CLOSED)
+    assert (CLOSED, 2) == (breaker.state, len(events))
+
+
+def test_repr_shows_name_and_state() -> None:
+    assert "CircuitBreaker(name='db', state=closed)" == repr(CircuitBreaker(name="db"))

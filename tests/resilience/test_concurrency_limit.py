@@ -138,3 +138,25 @@ async def test_async_drops_shrink_the_limit() -> None:
     with pytest.raises(TimeoutError):
         await Policy(limiter).run_async(slow)
     assert 18 == limiter.limit
+
+
+def test_gradient2_recovers_quickly_when_a_latency_spike_ends() -> None:
+    gradient = Gradient2Limit(20)
+    gradient.update(1.0, 20, False)
+    gradient.update(0.1, 20, False)
+    assert pytest.approx(0.95 * (1.0 + (0.1 - 1.0) * 2 / 601)) == gradient.long_rtt
+
+
+async def test_async_successes_feed_the_algorithm() -> None:
+    limiter = ConcurrencyLimit(AIMDLimit(2, minimum=1, maximum=5))
+
+    async def ok() -> str:
+        return "ok"
+
+    assert "ok" == await Policy(limiter).run_async(ok)
+    assert (3, 0) == (limiter.limit, limiter.in_flight)
+
+
+def test_sync_successes_feed_the_algorithm() -> None:
+    limiter = ConcurrencyLimit(AIMDLimit(2, minimum=1, maximum=5))
+    assert ("ok", 3, 0) == (Policy(limiter).run(str, "ok"), limiter.limit, limiter.in_flight)

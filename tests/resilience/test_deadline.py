@@ -93,3 +93,12 @@ async def test_each_task_sees_the_deadline_of_its_own_context() -> None:
             return remaining()
 
     assert [1.0, 2.0] == list(await asyncio.gather(budget(1.0), budget(2.0)))
+
+
+def test_a_deadline_object_knows_its_remaining_time_and_expiry() -> None:
+    clock = FakeClock()
+    with deadline(1.0, clock=clock) as current:
+        assert current is not None
+        assert (1.0, False) == (current.remaining(), current.expired())
+        clock.advance(1.0)
+        assert (0.0, True) == (current.remaining(), current.expired())

@@ -126,3 +126,41 @@ async def test_async_callers_wait_for_their_tokens() -> None:
 
     assert [1, 2] == [await Policy(limiter).run_async(echo, x) for x in (1, 2)]
     assert [pytest.approx(0.1)] == clock.sleeps
+
+
+async def test_reserve_async_without_an_async_store_reserves_directly() -> None:
+    limiter = RateLimiter(10.0, burst=1, max_wait=1.0, clock=FakeClock())
+    assert (0.0, pytest.approx(0.1)) == (
+        await limiter.reserve_async(),
+        await limiter.reserve_async(),
+    )
+
+
+class AsyncBucket:
+    """A store that grants through an awaited call, as a shared (networked) one would."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def take(self, max_wait: float) -> float | None:
+        raise AssertionError("the async driver must await take_async")
+
+    async def take_async(self, max_wait: float) -> float | None:
+        self.calls.append(max_wait)
+        return 0.0
+
+    def refund(self) -> None:
+        pass
+
+    def available(self) -> float:
+        return 1.0
+
+
+async def test_an_async_store_is_awaited_by_async_callers() -> None:
+    store = AsyncBucket()
+    limiter = RateLimiter(10.0, max_wait=2.0, clock=FakeClock(), store=store)
+
+    async def ok() -> str:
+        return "ok"
+
+    assert ("ok", [2.0]) == (await Policy(limiter).run_async(ok), store.calls)

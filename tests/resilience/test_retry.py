@@ -278,3 +278,12 @@ async def test_a_shared_async_retry_serves_concurrent_tasks_independently() -> N
         results,
         [f.calls for f in flakies],
     )
+
+
+async def test_async_calls_deposit_into_the_budget_too() -> None:
+    clock = FakeClock()
+    budget = RetryBudget(1.0, min_per_second=0.0, clock=clock)
+    flaky = Flaky(1, clock)
+    retry = Retry(budget=budget, backoff=exact(), clock=clock)
+    assert "ok" == await Policy(retry).run_async(flaky.run_async)
+    assert 0.0 == budget.balance()

@@ -92,3 +92,29 @@ async def test_an_async_call_in_time_returns_its_result() -> None:
     left = await Policy(Timeout(5.0)).run_async(quick)
     assert left is not None
     assert 4.0 < left <= 5.0
+
+
+async def test_no_async_call_starts_once_the_deadline_has_passed() -> None:
+    clock = FakeClock()
+    calls: list[int] = []
+
+    async def call() -> None:
+        calls.append(1)
+
+    with deadline(0.0, clock=clock), pytest.raises(TimeoutExceeded):
+        await Policy(Timeout(1.0, clock=clock)).run_async(call)
+    assert [] == calls
+
+
+async def test_a_cancellation_from_outside_is_not_turned_into_a_timeout() -> None:
+    started = asyncio.Event()
+
+    async def hang() -> None:
+        started.set()
+        await asyncio.sleep(10)
+
+    task = asyncio.create_task(Policy(Timeout(5.0)).run_async(hang))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

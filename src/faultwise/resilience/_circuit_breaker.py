@@ -312,8 +312,7 @@ class CircuitBreaker(Strategy):
             state = self._state
             if state is _CLOSED:
                 self._window.record(outcome)
-                if outcome:
-                    event = self._check_window()
+                event = self._check_window()
             elif state is _HALF_OPEN:
                 event = self._record_probe(outcome & FAILURE)
         if event is not None:
