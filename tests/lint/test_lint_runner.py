@@ -67,3 +67,11 @@ def test_parallel_run_finds_the_same_as_a_serial_one(tmp_path: Path) -> None:
 def test_missing_path_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file or directory"):
         lint_paths([str(tmp_path / "nope")])
+
+
+def test_progress_reports_every_file_then_the_total(tmp_path: Path) -> None:
+    for i in range(3):
+        (tmp_path / f"m{i}.py").write_text("x = 1\n", encoding="utf-8")
+    seen: list[tuple[int, int]] = []
+    lint_paths([str(tmp_path)], progress=lambda done, total: seen.append((done, total)))
+    assert [(1, 3), (2, 3), (3, 3)] == seen

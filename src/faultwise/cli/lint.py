@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from faultwise.lint import LintConfig, LintResult
 
 HELP = "find failure patterns (missing timeouts, retry storms, swallowed errors...) in Python code"
 
@@ -59,9 +64,15 @@ def _codes(text: str | None) -> list[str] | None:
 def run(args: argparse.Namespace) -> int:
     from faultwise._errors import InputError
     from faultwise.cli._exit import ExitCode
-    from faultwise.cli._output import emit_json, emit_text
+    from faultwise.cli._output import console, emit_json, emit_text
     from faultwise.lint import LintConfig, find_pyproject, lint_paths, load_config
-    from faultwise.lint._render import render_json, render_rules, render_sarif, render_text
+    from faultwise.lint._render import (
+        print_text,
+        render_json,
+        render_rules,
+        render_sarif,
+        render_text,
+    )
 
     if args.list_rules:
         if args.format == "json":
@@ -81,7 +92,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         config = load_config(find_pyproject(Path(paths[0])))
     config = config.with_overrides(select=_codes(args.select), ignore=_codes(args.ignore) or ())
-    result = lint_paths(paths, config, jobs=args.jobs)
+    if sys.stderr.isatty():
+        result = _with_progress(paths, config, args.jobs)
+    else:
+        result = lint_paths(paths, config, jobs=args.jobs)
 
     try:
         stream = open(args.output, "w", encoding="utf-8") if args.output else None  # noqa: SIM115
@@ -92,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
             emit_json(render_json(result), stream=stream)
         elif args.format == "sarif":
             emit_json(render_sarif(result), stream=stream)
+        elif stream is None and sys.stdout.isatty():
+            print_text(result, console(), show_fixes=args.format == "text")
         else:
             emit_text(render_text(result, show_fixes=args.format == "text"), stream=stream)
     finally:
@@ -102,6 +118,23 @@ def run(args: argparse.Namespace) -> int:
     if result.findings and not args.exit_zero:
         return ExitCode.FOUND
     return ExitCode.OK
+
+
+def _with_progress(paths: list[str], config: LintConfig, jobs: int) -> LintResult:
+    """Lint with a progress bar on the terminal (stderr), gone once the run ends."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from faultwise.cli._output import console
+    from faultwise.lint import lint_paths
+
+    columns = (TextColumn("linting"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console(stderr=True), transient=True) as bar:
+        task = bar.add_task("lint", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return lint_paths(paths, config, jobs=jobs, progress=advance)
 
 
 def _rules_text(rules: list[dict[str, str]]) -> str:

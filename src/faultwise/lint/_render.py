@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faultwise import __version__
 from faultwise.lint._model import FileError, Finding, LintResult
-from faultwise.lint._rules import RULES, Rule
+from faultwise.lint._rules import RULES, Level, Rule
 
-__all__ = ["SARIF_SCHEMA", "render_json", "render_rules", "render_sarif", "render_text"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = [
+    "SARIF_SCHEMA",
+    "print_text",
+    "render_json",
+    "render_rules",
+    "render_sarif",
+    "render_text",
+]
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _DOCS = "https://github.com/faultwise/faultwise/blob/main/docs/lint.md"
@@ -26,6 +36,25 @@ def render_text(result: LintResult, *, show_fixes: bool = True, show_errors: boo
         out.extend(f"{e.path}:{e.line}:{e.column}: error: {e.message}" for e in result.errors)
     out.append(_summary(result))
     return "\n".join(out)
+
+
+def print_text(result: LintResult, console: Console, *, show_fixes: bool = True) -> None:
+    """The text report with colour for a terminal: the same lines as :func:`render_text`."""
+    from rich.text import Text
+
+    for f in result.findings:
+        line = Text(f"{f.path}:{f.line}:{f.column}: ", style="bold")
+        line.append(f.rule_id, style="red" if f.rule.level is Level.ERROR else "yellow")
+        line.append(f" {f.message}")
+        console.print(line, soft_wrap=True)
+        if show_fixes:
+            console.print(Text(f"    fix: {f.rule.fix}", style="dim"), soft_wrap=True)
+    for e in result.errors:
+        where = Text(f"{e.path}:{e.line}:{e.column}: ", style="bold")
+        where.append("error:", style="bold red")
+        where.append(f" {e.message}")
+        console.print(where, soft_wrap=True)
+    console.print(Text(_summary(result)), soft_wrap=True)
 
 
 def _summary(result: LintResult) -> str:

@@ -11,7 +11,7 @@ import gc
 import os
 import re
 import tokenize
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from io import BytesIO
 from pathlib import Path
@@ -247,22 +247,35 @@ def _lint_many(paths: list[str], config: LintConfig) -> LintResult:
 
 
 def lint_paths(
-    paths: Iterable[str], config: LintConfig | None = None, *, jobs: int = 1
+    paths: Iterable[str],
+    config: LintConfig | None = None,
+    *,
+    jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> LintResult:
-    """Lint every Python file under ``paths`` (files and folders), in ``jobs`` processes."""
+    """Lint every Python file under ``paths`` (files and folders), in ``jobs`` processes.
+
+    ``progress(done, total)`` is called as files (or, with ``jobs > 1``, batches) finish.
+    """
     config = config or LintConfig()
     files = discover(paths, config)
-    if jobs <= 1 or len(files) < 2 * jobs:
-        result = _lint_many(files, config)
+    total = len(files)
+    result = LintResult()
+    if jobs <= 1 or total < 2 * jobs:
+        for done, path in enumerate(files, 1):
+            result.merge(lint_file(path, config))
+            if progress is not None:
+                progress(done, total)
     else:
         from concurrent.futures import ProcessPoolExecutor
 
         # interleave so each process gets a similar mix of large and small files
         chunks = [files[i :: jobs * 4] for i in range(jobs * 4)]
-        result = LintResult()
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             for part in pool.map(_lint_many, chunks, [config] * len(chunks)):
                 result.merge(part)
+                if progress is not None:
+                    progress(result.files, total)
     result.findings.sort()
     result.errors.sort()
     return result
