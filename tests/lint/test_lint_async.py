@@ -37,7 +37,7 @@ FLAGGED = [
 QUIET = [
     pytest.param(
         """
-        import asyncio, time, requests, httpx
+        import asyncio, time, requests, httpx, subprocess, psycopg2
         async def handler():
             await asyncio.sleep(1)
             async with httpx.AsyncClient() as client:
@@ -48,6 +48,11 @@ QUIET = [
             await asyncio.get_running_loop().run_in_executor(None, blocking)
         def sync_handler():
             time.sleep(1)
+            subprocess.run(["ls"], check=True)
+            psycopg2.connect("dbname=app connect_timeout=3")
+        async def spawn():
+            proc = await asyncio.create_subprocess_exec("ls")
+            await proc.wait()
         """,
         id="async-apis-threads-and-sync-functions",
     ),
