@@ -10,7 +10,7 @@ HELP = "mine log templates: each message shape with its count, first and last ti
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from faultwise.diagnose._render_inputs import add_input_arguments
+    from faultwise.telemetry._arguments import add_input_arguments
 
     add_input_arguments(parser)
     parser.add_argument("--service", action="append", default=[], help="only this service")

@@ -10,7 +10,7 @@ HELP = "every log line and span of one trace or request id, its span tree and wh
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from faultwise.diagnose._render_inputs import add_input_arguments
+    from faultwise.telemetry._arguments import add_input_arguments
 
     parser.add_argument("id", metavar="ID", help="a trace id, request id, or a unique prefix")
     add_input_arguments(parser)

@@ -1,5 +1,6 @@
-"""What the timeline, trace and templates commands share: reading the inputs, and telling the
-user what was read (formats, rejects, clock findings) on the terminal or in JSON."""
+"""What the timeline, trace and templates commands share: reading the inputs (the arguments are
+in :mod:`faultwise.telemetry._arguments`), and telling the user what was read (formats, rejects,
+clock findings) on the terminal or in JSON."""
 
 from __future__ import annotations
 
@@ -16,45 +17,11 @@ if TYPE_CHECKING:
     from faultwise.telemetry import IngestSummary, Store
 
 __all__ = [
-    "add_input_arguments",
     "inputs_json",
     "open_store",
     "render_inputs",
     "rfc3339",
 ]
-
-
-def add_input_arguments(parser: argparse.ArgumentParser) -> None:
-    """PATH..., --db, --format, --map, --show-rejects, --json."""
-    parser.add_argument(
-        "paths",
-        nargs="*",
-        metavar="PATH",
-        help="log, span and metric files or directories (gzip/zstd ok; - for stdin)",
-    )
-    parser.add_argument(
-        "--db",
-        metavar="FILE",
-        help="keep the ingested telemetry in this DuckDB file; with no PATH, reuse it",
-    )
-    parser.add_argument(
-        "--format",
-        dest="fmt",
-        metavar="FORMAT",
-        help="read every input as this format instead of detecting it per file",
-    )
-    parser.add_argument(
-        "--map",
-        action="append",
-        default=[],
-        metavar="FIELD=NAME",
-        help="read model field FIELD from input field NAME (ts, message, severity, service, "
-        "trace_id, ...); repeatable",
-    )
-    parser.add_argument(
-        "--show-rejects", action="store_true", help="list the lines that could not be read"
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def open_store(args: argparse.Namespace) -> Store:

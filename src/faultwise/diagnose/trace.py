@@ -71,48 +71,51 @@ class TraceResult:
     inputs: IngestSummary
 
 
-def _resolve(store: Store, wanted: str) -> tuple[str, str]:
-    """The full id and the column it was found in."""
-    ident = wanted.strip().lower()
-    for column in ("trace_id", "request_id"):
-        tables = ("logs", "spans") if column == "trace_id" else ("logs",)
-        for table in tables:
-            if store.scalar(f"SELECT 1 FROM {table} WHERE {column} = ? LIMIT 1", [ident]):
-                return ident, column
-    if len(ident) >= 8:
-        found = store.query(
-            "SELECT DISTINCT trace_id FROM (SELECT trace_id FROM spans WHERE "
-            "starts_with(trace_id, ?) UNION SELECT trace_id FROM logs WHERE "
-            "starts_with(trace_id, ?)) LIMIT 2",
-            [ident, ident],
-        )
-        if len(found) == 1:
-            return str(found[0][0]), "trace_id"
-        if len(found) > 1:
-            raise InputError(f"{wanted!r} is the start of more than one trace id; give more of it")
-    if store.scalar("SELECT 1 FROM logs WHERE contains(lower(message), ?) LIMIT 1", [ident]):
-        return ident, "message text"
-    raise InputError(f"no log line or span has the trace or request id {wanted!r}")
+_LOGS = (
+    "SELECT ts_ns, service, severity, message, source_file || ':' || source_line, span_id "
+    "FROM logs WHERE {where} ORDER BY ts_ns NULLS LAST, source_file, source_line"
+)
+
+
+def _logs(store: Store, where: str, ident: str) -> tuple[TraceLog, ...]:
+    return tuple(
+        TraceLog(ts, service, Severity.from_number(int(sev or 0)), msg or "", src, span_id)
+        for ts, service, sev, msg, src, span_id in store.query(_LOGS.format(where=where), [ident])
+    )
+
+
+def _prefix(store: Store, ident: str, wanted: str) -> str | None:
+    found = store.query(
+        "SELECT DISTINCT trace_id FROM (SELECT trace_id FROM spans WHERE "
+        "starts_with(trace_id, ?) UNION SELECT trace_id FROM logs WHERE "
+        "starts_with(trace_id, ?)) LIMIT 2",
+        [ident, ident],
+    )
+    if len(found) > 1:
+        raise InputError(f"{wanted!r} is the start of more than one trace id; give more of it")
+    return str(found[0][0]) if found else None
 
 
 def follow(store: Store, wanted: str) -> TraceResult:
-    """Everything ``store`` knows about the request ``wanted``."""
-    ident, matched_by = _resolve(store, wanted)
-    spans = _spans(store, ident) if matched_by == "trace_id" else ()
-    where = {
-        "trace_id": "trace_id = ?",
-        "request_id": "request_id = ?",
-        "message text": "contains(lower(message), ?)",
-    }[matched_by]
-    logs = tuple(
-        TraceLog(ts, service, Severity.from_number(int(sev or 0)), msg or "", src, span_id)
-        for ts, service, sev, msg, src, span_id in store.query(
-            "SELECT ts_ns, service, severity, message, source_file || ':' || source_line, "
-            f"span_id FROM logs WHERE {where} ORDER BY ts_ns NULLS LAST, source_file, "
-            "source_line",
-            [ident],
-        )
-    )
+    """Everything ``store`` knows about the request ``wanted``.
+
+    One scan per table in the common case (a full trace id): the lookups by request id, by
+    a prefix of the id and by message text run only when the one before found nothing."""
+    ident = wanted.strip().lower()
+    matched_by = "trace_id"
+    logs = _logs(store, "trace_id = ?", ident)
+    spans = _spans(store, ident)
+    if not logs and not spans:
+        logs, matched_by = _logs(store, "request_id = ?", wanted.strip()), "request_id"
+    if not logs and not spans and len(ident) >= 8:
+        full = _prefix(store, ident, wanted)
+        if full is not None:
+            ident, matched_by = full, "trace_id"
+            logs, spans = _logs(store, "trace_id = ?", ident), _spans(store, ident)
+    if not logs and not spans:
+        logs, matched_by = _logs(store, "contains(lower(message), ?)", ident), "message text"
+    if not logs and not spans:
+        raise InputError(f"no log line or span has the trace or request id {wanted!r}")
     return TraceResult(
         trace_id=ident,
         spans=spans,

@@ -101,10 +101,13 @@ class Store:
         self._con.execute("SET enable_progress_bar = false")
         if threads:
             self._con.execute(f"SET threads = {int(threads)}")
-        for table, columns in TABLES.items():
-            self._con.execute(_ddl(table.value, columns))
-        for name, columns in _BOOKKEEPING.items():
-            self._con.execute(_ddl(name, columns))
+        existing = {
+            r[0] for r in self._con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        }
+        wanted = [(t.value, c) for t, c in TABLES.items()] + list(_BOOKKEEPING.items())
+        for name, columns in wanted:
+            if name not in existing:
+                self._con.execute(_ddl(name, columns))
 
     # -- queries -----------------------------------------------------------------------------
 
