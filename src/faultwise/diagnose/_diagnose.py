@@ -184,7 +184,9 @@ def _inputs(ctx: Context, store: Store, warnings: list[str]) -> Inputs:
         missing.append(
             f"{Path(source).name}: {n} lines without timestamps (used as evidence, not timed)"
         )
-    if len(ctx.services) <= 1:
+    if not ctx.services:
+        missing.append("no service found in the inputs: nothing to rank")
+    elif len(ctx.services) == 1:
         missing.append(
             "only one service: no dependency graph, so a cause cannot be told from its callers"
         )

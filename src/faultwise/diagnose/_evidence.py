@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from faultwise.diagnose._context import Context
 from faultwise.diagnose._model import Evidence, EvidenceKind
-from faultwise.diagnose._signals import SOURCE_SQL
+from faultwise.diagnose._signals import FIRST, SOURCE_SQL
 from faultwise.telemetry._store import Params
 
 __all__ = [
@@ -85,10 +85,12 @@ def example_spans(
     return found
 
 
-def named_service(text: str, services: Iterable[str], own: str | None = None) -> str | None:
+def named_service(text: str | None, services: Iterable[str], own: str | None = None) -> str | None:
     """The service other than ``own`` that ``text`` names last (in "call to checkout failed:
     call to orders failed: ..." the last one named is the deepest), or None."""
     best: tuple[int, str] | None = None
+    if not text:
+        return None
     for service in services:
         if service == own:
             continue
@@ -119,7 +121,7 @@ def matching_sql(ctx: Context, pattern: str) -> str:
     :func:`attributed` takes."""
     d = ctx.dialect
     return (
-        f"SELECT service, count(*), min(ts_ns), max(ts_ns), {d.arg_min('message', 'ts_ns')} "
+        f"SELECT service, count(*), min(ts_ns), max(ts_ns), {d.arg_min('message', FIRST)} "
         f"FROM logs WHERE {ctx.when('ts_ns')} AND service IS NOT NULL "
         f"AND {d.matches('message', pattern)} GROUP BY service, {d.shape('message')}"
     )

@@ -4,8 +4,9 @@ From spans, an edge is a parent span in one service with a child span in another
 client span's ``peer_service`` when the callee is not instrumented). From logs alone two
 cheaper clues are combined: a service whose messages name another service ("calling
 inventory", "connection refused to payments:8080") calls it, and, within one trace or request
-id, each service calls the next service to log (by first line). Cycles are found with
-Tarjan's strongly connected components ("draw the graph, find the cycle").
+id, a service that finishes logging later called the one that finished just before it.
+Cycles are found with Tarjan's strongly connected components ("draw the graph, find the
+cycle").
 """
 
 from __future__ import annotations
@@ -46,12 +47,15 @@ GROUP BY 1, 2"""
 
 
 def _sequence_sql(scope: Scope) -> str:
+    """Within one trace or request id, the service that logs last called the one that
+    finished before it (a caller finishes after its callees, whether it logs at the start,
+    the end or both)."""
     return f"""
-WITH f AS (SELECT coalesce(trace_id, request_id) AS rid, service, min(ts_ns) AS first
+WITH f AS (SELECT coalesce(trace_id, request_id) AS rid, service, max(ts_ns) AS last
            FROM logs WHERE {scope.when("ts_ns")} AND service IS NOT NULL
              AND coalesce(trace_id, request_id) IS NOT NULL
            GROUP BY 1, 2),
-o AS (SELECT service, lag(service) OVER (PARTITION BY rid ORDER BY first, service) AS prev
+o AS (SELECT service, lag(service) OVER (PARTITION BY rid ORDER BY last DESC, service) AS prev
       FROM f)
 SELECT prev, service, count(*) FROM o WHERE prev IS NOT NULL GROUP BY 1, 2"""
 

@@ -28,6 +28,8 @@ from faultwise.diagnose._sql import Dialect, Scope
 
 __all__ = [
     "ERROR_WORDS",
+    "FIRST",
+    "LOGGED_DURATION",
     "SOURCE_SQL",
     "Anomaly",
     "Level",
@@ -48,6 +50,7 @@ ERROR_WORDS = (
 
 
 SOURCE_SQL = "source_file || ':' || CAST(source_line AS VARCHAR)"  # a logs row's file:line
+FIRST = "coalesce(ts_ns, source_line)"  # orders a logs row: by time, else by line
 
 
 def error_sql(d: Dialect) -> str:
@@ -100,6 +103,29 @@ SELECT service, start_ns - start_ns % {width} AS t, sum(entry) AS n,
        {d.quantile("CASE WHEN entry = 1 THEN dur END", 0.99)} AS p99,
        sum(own_ns) AS own_ns
 FROM x GROUP BY 1, 2"""
+
+
+# a duration written in a message: "completed in 108 ms", "took 2.5s", "elapsed=340ms"
+LOGGED_DURATION = (
+    r"(?i)\b(?:in|took|after|duration|elapsed|latency|time|rt)[=: ]\s*"
+    r"([0-9]+(?:\.[0-9]+)?) ?(ms|s|us|µs|ns|sec|secs|seconds|milliseconds)\b"
+)
+
+
+def _log_latency_sql(scope: Scope, width: int) -> str:
+    """Durations that log lines state, per service and bucket (latency without spans)."""
+    d = scope.dialect
+    num = f"CAST({d.extract('message', LOGGED_DURATION, 1)} AS DOUBLE)"
+    unit = f"lower({d.extract('message', LOGGED_DURATION, 2)})"
+    ns = (
+        f"{num} * CASE {unit} WHEN 'ms' THEN 1e6 WHEN 'milliseconds' THEN 1e6 "
+        "WHEN 'us' THEN 1e3 WHEN 'µs' THEN 1e3 WHEN 'ns' THEN 1 ELSE 1e9 END"
+    )
+    return f"""
+WITH l AS (SELECT service, ts_ns - ts_ns % {width} AS t, {ns} AS dur FROM logs
+           WHERE {scope.when("ts_ns")} AND ts_ns IS NOT NULL AND service IS NOT NULL
+             AND {d.matches("message", LOGGED_DURATION)})
+SELECT service, t, {d.quantile("dur", 0.5)}, {d.quantile("dur", 0.95)} FROM l GROUP BY 1, 2"""
 
 
 def _span_count_sql(scope: Scope) -> str:
@@ -202,6 +228,8 @@ _RULES: tuple[tuple[str, Signal, str, str, float, float], ...] = (
     ("p50", Signal.LATENCY, "p50 latency", "ns", 1.5, 0.0),
     ("p95", Signal.LATENCY, "p95 latency", "ns", 1.5, 0.0),
     ("own", Signal.LATENCY, "own time per request", "ns", 1.5, 0.0),
+    ("log_p50", Signal.LATENCY, "logged p50 duration", "ns", 1.5, 0.0),
+    ("log_p95", Signal.LATENCY, "logged p95 duration", "ns", 1.5, 0.0),
     ("requests", Signal.TRAFFIC, "requests", "/s", 1.5, 0.0),
 )
 
@@ -216,7 +244,7 @@ def profiles(scope: Scope, grid: Sequence[int], width: int) -> dict[str, Profile
     for service, t, n, errors in scope.query(_log_sql(scope, width)):
         rows[service]["logs"][t] = n * per_s
         rows[service]["log_errors"][t] = errors * per_s
-    if scope.query(_span_count_sql(scope))[0][0]:
+    if has_spans := bool(scope.query(_span_count_sql(scope))[0][0]):
         for service, t, n, errors, p50, p95, p99, own in scope.query(_span_sql(scope, width)):
             rows[service]["requests"][t] = n * per_s
             rows[service]["span_errors"][t] = errors * per_s
@@ -225,6 +253,10 @@ def profiles(scope: Scope, grid: Sequence[int], width: int) -> dict[str, Profile
                 for key, value in (("p50", p50), ("p95", p95), ("p99", p99)):
                     if value is not None:
                         rows[service][key][t] = float(value)
+    if not has_spans:
+        for service, t, p50, p95 in scope.query(_log_latency_sql(scope, width)):
+            rows[service]["log_p50"][t] = float(p50)
+            rows[service]["log_p95"][t] = float(p95)
     result = {}
     for service, by_key in rows.items():
         series = {}
@@ -305,8 +337,8 @@ def _template_sql(scope: Scope) -> str:
     d = scope.dialect
     return (
         f"SELECT service, {d.shape('message')} AS shape, count(*) AS n, min(ts_ns) AS first, "
-        f"{d.arg_min('message', 'coalesce(ts_ns, source_line)')} AS example, "
-        f"{d.arg_min(SOURCE_SQL, 'coalesce(ts_ns, source_line)')} AS source, "
+        f"{d.arg_min('message', FIRST)} AS example, "
+        f"{d.arg_min(SOURCE_SQL, FIRST)} AS source, "
         f"sum(CASE WHEN {error_sql(d)} THEN 1 ELSE 0 END) AS errors "
         f"FROM logs WHERE {scope.when('ts_ns')} AND service IS NOT NULL "
         f"AND (severity >= 13 OR {error_sql(d)}) GROUP BY 1, 2"

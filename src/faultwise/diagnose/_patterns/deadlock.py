@@ -16,6 +16,7 @@ from faultwise.diagnose._context import Context
 from faultwise.diagnose._evidence import example_lines, named_service, short_time
 from faultwise.diagnose._graph import find_cycles
 from faultwise.diagnose._model import Edge, Evidence, EvidenceKind, Finding, Pattern
+from faultwise.diagnose._signals import FIRST
 
 __all__ = ["detect"]
 
@@ -41,25 +42,28 @@ def _lines_sql(ctx: Context) -> str:
         f"sum(CASE WHEN {d.matches('message', DEADLOCKS)} THEN 1 ELSE 0 END), "
         f"sum(CASE WHEN {d.matches('message', LOCK_WAITS)} THEN 1 ELSE 0 END), "
         f"sum(CASE WHEN {d.matches('message', _PAIR)} OR {d.matches('message', _QUEUE)} "
-        f"THEN 1 ELSE 0 END), min(ts_ns), {d.arg_min('message', 'ts_ns')} "
+        f"THEN 1 ELSE 0 END), min(ts_ns), {d.arg_min('message', FIRST)} "
         f"FROM logs WHERE {ctx.when('ts_ns')} AND service IS NOT NULL AND "
         f"({d.matches('message', DEADLOCKS)} OR {d.matches('message', LOCK_WAITS)} "
         f"OR {d.matches('message', _QUEUE)}) GROUP BY service, {d.shape('message')}"
     )
 
 
-def _by_owner(ctx: Context) -> dict[str, tuple[int, int, int, int]]:
+def _by_owner(ctx: Context) -> dict[str, tuple[int, int, int, int | None]]:
     """(deadlocks, lock waits, wait-for lines, first) per service; a line that names another
     service ("call to orders failed: deadlock detected") counts for the service it names."""
-    found: dict[str, list[int]] = {}
+    found: dict[str, tuple[int, int, int, int | None]] = {}
     for service, dead, waits, pairs, first, example in ctx.query(_lines_sql(ctx)):
         owner = named_service(example, ctx.graph.nodes, service) or service
-        acc = found.setdefault(owner, [0, 0, 0, int(first)])
-        acc[0] += int(dead)
-        acc[1] += int(waits)
-        acc[2] += int(pairs)
-        acc[3] = min(acc[3], int(first))
-    return {k: (v[0], v[1], v[2], v[3]) for k, v in found.items()}
+        d0, w0, p0, f0 = found.get(owner, (0, 0, 0, None))
+        firsts = [t for t in (f0, first) if t is not None]
+        found[owner] = (
+            d0 + int(dead),
+            w0 + int(waits),
+            p0 + int(pairs),
+            min(firsts) if firsts else None,
+        )
+    return found
 
 
 def _edges_sql(ctx: Context) -> str:

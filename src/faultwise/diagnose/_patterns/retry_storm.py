@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 from faultwise.diagnose._context import Context
 from faultwise.diagnose._evidence import clip, example_lines, short_time
 from faultwise.diagnose._model import Evidence, EvidenceKind, Finding, Pattern, Signal
+from faultwise.diagnose._signals import FIRST
 from faultwise.diagnose._sql import Scope
 
 __all__ = ["attempts_per_request", "detect"]
@@ -59,7 +60,7 @@ def _retry_lines_sql(scope: Scope) -> str:
     d = scope.dialect
     return (
         f"SELECT service, {d.shape('message')}, count(*), min(ts_ns), "
-        f"{d.arg_min('message', 'ts_ns')} FROM logs "
+        f"{d.arg_min('message', FIRST)} FROM logs "
         f"WHERE {scope.when('ts_ns')} AND {d.matches('message', RETRY_LINES)} GROUP BY 1, 2"
     )
 

@@ -12,9 +12,9 @@ callers whose latency moved after it.
 from __future__ import annotations
 
 from faultwise.diagnose._context import Context
-from faultwise.diagnose._evidence import clip, short_time
+from faultwise.diagnose._evidence import clip, example_lines, short_time
 from faultwise.diagnose._model import Evidence, EvidenceKind, Finding, Pattern, Signal
-from faultwise.diagnose._signals import Anomaly, own_time_cte
+from faultwise.diagnose._signals import LOGGED_DURATION, Anomaly, own_time_cte
 from faultwise.diagnose._sql import Scope
 
 __all__ = ["critical_path", "detect", "moved_callers", "operations_share", "time_share"]
@@ -104,9 +104,62 @@ def moved_callers(ctx: Context, service: str, since: int) -> list[Anomaly]:
     return found
 
 
+def _from_logs(ctx: Context) -> list[Finding]:
+    """Without spans: a service whose logged durations grew while those of the services it
+    calls (by the log-derived graph) did not."""
+    moved = {}
+    for service in ctx.services:
+        a = ctx.anomaly(service, "logged p50 duration") or ctx.anomaly(
+            service, "logged p95 duration"
+        )
+        if a is not None:
+            moved[service] = a
+    findings = []
+    for service, a in sorted(moved.items()):
+        below = [c for c in ctx.graph.callees(service) if c in moved]
+        if any(moved[c].onset_ns <= a.onset_ns + ctx.width_ns for c in below):
+            continue  # something it calls slowed down first
+        callers = [moved[c] for c in ctx.graph.callers(service) if c in moved]
+        evidence = [
+            Evidence(
+                EvidenceKind.LOG,
+                f"{a.describe()} from {short_time(a.onset_ns)}",
+                None,
+                round(a.after / 1e9, 6),
+            )
+        ]
+        evidence += [
+            Evidence(EvidenceKind.LOG, f"caller {c.service}: {c.describe()}", None, c.after / 1e9)
+            for c in callers[:3]
+        ]
+        condition = (
+            f"service = ? AND ts_ns >= ? AND {ctx.dialect.matches('message', LOGGED_DURATION)}"
+        )
+        evidence += example_lines(ctx, condition, [service, a.onset_ns], limit=2)
+        who = ", ".join(c.service for c in callers) or "its callers"
+        findings.append(
+            Finding(
+                pattern=PATTERN,
+                component=service,
+                score=round(0.65 * min(1.0, a.strength + (0.1 if callers else 0.0)), 4),
+                summary=f"{service} got slower from {short_time(a.onset_ns)} (logged "
+                f"durations ×{a.ratio:.1f})",
+                evidence=tuple(evidence),
+                action=(
+                    f"Find why {service} got slower (add spans to see which operation); "
+                    f"meanwhile give {who} a timeout on calls to {service} just above its "
+                    "normal p99."
+                ),
+                start_ns=a.onset_ns,
+                end_ns=ctx.window.end_ns if ctx.window else None,
+            )
+        )
+    return findings
+
+
 def detect(ctx: Context) -> list[Finding]:
     if not ctx.has("spans"):
-        return []
+        return _from_logs(ctx) if ctx.has("logs") else []
     findings = []
     for service in ctx.services:
         own = ctx.anomaly(service, _OWN)
