@@ -177,6 +177,28 @@ class Retry(Strategy):
         self._emit(RetryScheduled(self.name, attempt + 1, delay, error_type))
         return delay
 
+    def _accepts(self, result: Any) -> bool:
+        check = self._result_check
+        return check is None or not check(result)
+
+    def _decide_now(
+        self,
+        attempt: int,
+        error: BaseException | None,
+        first: float,
+        started: float,
+        previous: float,
+    ) -> float | StopReason:
+        ended = self._now()
+        return self.decide(
+            attempt,
+            error,
+            elapsed=ended - first,
+            duration=ended - started,
+            previous_delay=previous,
+            remaining=remaining(),
+        )
+
     def _give_up(self, reason: StopReason, error: BaseException | None, result: Any) -> Any:
         if error is None:
             return result
@@ -201,18 +223,9 @@ class Retry(Strategy):
             except Exception as exc:
                 error, result = exc, None
             else:
-                check = self._result_check
-                if check is None or not check(result):
+                if self._accepts(result):
                     return result
-            ended = now()
-            decision = self.decide(
-                attempt,
-                error,
-                elapsed=ended - first,
-                duration=ended - started,
-                previous_delay=previous,
-                remaining=remaining(),
-            )
+            decision = self._decide_now(attempt, error, first, started, previous)
             if isinstance(decision, StopReason):
                 return self._give_up(decision, error, result)
             del error  # no reference cycle through the traceback while sleeping
@@ -233,18 +246,9 @@ class Retry(Strategy):
             except Exception as exc:
                 error, result = exc, None
             else:
-                check = self._result_check
-                if check is None or not check(result):
+                if self._accepts(result):
                     return result
-            ended = now()
-            decision = self.decide(
-                attempt,
-                error,
-                elapsed=ended - first,
-                duration=ended - started,
-                previous_delay=previous,
-                remaining=remaining(),
-            )
+            decision = self._decide_now(attempt, error, first, started, previous)
             if isinstance(decision, StopReason):
                 return self._give_up(decision, error, result)
             del error
