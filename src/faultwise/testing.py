@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
 
-__all__ = ["FakeClock"]
+__all__ = ["FakeClock", "capture_events"]
 
 _DEFAULT_WALL_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z: a fixed, readable start
 
@@ -57,3 +60,24 @@ class FakeClock:
 
     def __repr__(self) -> str:
         return f"FakeClock(now={self._now!r})"
+
+
+class _HasEvents(Protocol):
+    def on_event(self, listener: Callable[[Any], object]) -> Callable[[], None]: ...
+
+
+@contextmanager
+def capture_events(*sources: _HasEvents) -> Iterator[list[Any]]:
+    """Collect the events of resilience strategies or policies while the block runs::
+
+    with capture_events(breaker) as events:
+        ...
+    assert [BreakerStateChanged(...)] == events
+    """
+    events: list[Any] = []
+    undo = [source.on_event(events.append) for source in sources]
+    try:
+        yield events
+    finally:
+        for unsubscribe in undo:
+            unsubscribe()

@@ -214,3 +214,21 @@ def test_decorated_functions_keep_their_types_for_mypy(tmp_path: Path) -> None:
     assert expected == reported, out
     assert "" == err
     assert 1 == status
+
+
+def test_capture_events_collects_only_inside_the_block() -> None:
+    from faultwise.testing import capture_events
+
+    clock = FakeClock()
+    retry = Retry(attempts=2, backoff=ConstantBackoff(0.5), clock=clock)
+    failures = iter([True, False, True, False])
+
+    def flaky() -> str:
+        if next(failures):
+            raise ConnectionError
+        return "ok"
+
+    with capture_events(retry, Policy(CircuitBreaker())) as events:
+        Policy(retry).run(flaky)
+    Policy(retry).run(flaky)
+    assert [RetryScheduled("retry", 2, 0.5, "ConnectionError")] == events
