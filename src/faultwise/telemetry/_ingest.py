@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from faultwise._errors import InputError
+from faultwise.telemetry._clockcheck import check_clocks
 from faultwise.telemetry._csv import (
     classify_csv,
     open_csv,
@@ -106,6 +107,7 @@ def ingest(
             clock.extend(found)
         if progress is not None and sources:
             progress("", len(sources), len(sources))
+    clock.extend(check_clocks(store, [r.source_file for r in reports if r.rows.get(Table.LOGS)]))
     summary = IngestSummary(tuple(reports), tuple(clock))
     store.record_summary(summary)
     if templates:

@@ -27,7 +27,15 @@ from faultwise.telemetry._store import Store
 from faultwise.telemetry._text import HeaderMatch, detect_header
 from faultwise.telemetry._timestamps import TsForm, ts_sql
 
-__all__ = ["STAGED", "LogsResult", "finish_logs", "quote", "severity_sql", "staged_select"]
+__all__ = [
+    "STAGED",
+    "LogsResult",
+    "clock_findings",
+    "finish_logs",
+    "quote",
+    "severity_sql",
+    "staged_select",
+]
 
 STAGED = (
     "n",
@@ -343,10 +351,14 @@ def _clock_offset(
     if not row or row[0][0] is None:
         return ()
     offset, n = int(row[0][0]), int(row[0][1])
-    return _finding(f"{source} (times inside the messages)", offset, n, "the record timestamps")
+    return clock_findings(
+        f"{source} (times inside the messages)", offset, n, "the record timestamps"
+    )
 
 
-def _finding(source: str, offset: int, n: int, reference: str) -> tuple[ClockFinding, ...]:
+def clock_findings(source: str, offset: int, n: int, reference: str) -> tuple[ClockFinding, ...]:
+    """A timezone finding for a whole-quarter-hour offset of 30 min or more, a skew finding for
+    one of a second or more, else none."""
     rounded = round(offset / _QUARTER_HOUR_NS) * _QUARTER_HOUR_NS
     if abs(rounded) >= 2 * _QUARTER_HOUR_NS and abs(offset - rounded) < 120 * 10**9:
         hours, rest = divmod(abs(rounded) // 10**9 // 60, 60)
