@@ -36,11 +36,16 @@ def test_lab_run_one_side_only(capsys: pytest.CaptureFixture[str]) -> None:
     assert [(False, True)] == [(r["defended"], r["outage"]) for r in runs]
 
 
-def test_live_mode_of_a_sim_only_scenario_is_a_usage_error(
+def test_live_options_in_sim_mode_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert 2 == main(["lab", "run", "deadlock", "--postgres", "postgresql://x@127.0.0.1/db"])
+    assert "--mode live" in capsys.readouterr().err
+
+
+def test_a_live_duration_out_of_bounds_is_a_usage_error(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert 2 == main(["lab", "run", "deadlock", "--mode", "live"])
-    assert "sim mode" in capsys.readouterr().err
+    assert 2 == main(["lab", "run", "race", "--mode", "live", "--duration", "9999"])
+    assert "--duration must be within 2..600 s" in capsys.readouterr().err
 
 
 def test_unknown_scenario_is_a_usage_error() -> None:

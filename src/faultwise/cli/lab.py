@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from faultwise.cli._exit import ExitCode
 
 if TYPE_CHECKING:
-    from faultwise.lab._scenarios import ScenarioResult
+    from faultwise.lab._diagnose import Verdict
+    from faultwise.lab._scenarios import Scenario, ScenarioResult
 
 HELP = "rehearse outages: run a scenario without and with defenses, or serve the fault proxy"
 
@@ -26,6 +27,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--out", type=Path, help="write telemetry and truth.json under this dir")
     run.add_argument("--seed", type=int, default=1)
+    run.add_argument(
+        "--postgres", metavar="URL", help="live: use this PostgreSQL (a table of its own per run)"
+    )
+    run.add_argument(
+        "--rabbitmq",
+        metavar="URL",
+        default=None,
+        help="live: the RabbitMQ for silent-failure (default amqp://guest:guest@127.0.0.1:5672/ "
+        "when reachable; 'none': the built-in queue)",
+    )
+    run.add_argument(
+        "--duration", type=float, metavar="S", help="live: seconds of load (default: per scenario)"
+    )
     run.add_argument("--json", action="store_true", help="print the result as JSON")
     sub.add_parser("list", help="list the scenarios")
     proxy = sub.add_parser("proxy", help="serve the fault proxy (Toxiproxy's HTTP API)")
@@ -71,26 +85,58 @@ def _proxy(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from faultwise._errors import InputError
-    from faultwise.cli._output import console, emit_json
     from faultwise.lab._diagnose import diagnose_run
     from faultwise.lab._scenarios import Scenario, run_scenario_sim
 
     scenario = Scenario(args.scenario)
     sides = {"without": [False], "with": [True]}.get(args.only, [False, True])
-    if args.mode == "live" and scenario is not Scenario.RETRY_STORM:
-        raise InputError(
-            f"live mode runs retry-storm; {scenario.value} runs in sim mode (--mode sim)"
-        )
+    if args.mode == "sim" and (args.postgres or args.rabbitmq or args.duration):
+        raise InputError("--postgres, --rabbitmq and --duration apply to --mode live")
+    if args.duration is not None and not 2.0 <= args.duration <= 600.0:
+        raise InputError(f"--duration must be within 2..600 s, got {args.duration:g}")
     results: list[ScenarioResult] = []
     verdicts = []
     for defended in sides:
         out = args.out / ("with" if defended else "without") if args.out else None
         if args.mode == "live":
-            result = _run_live_storm(defended, args.seed, out)
+            result = _run_live(scenario, defended, args, out)
         else:
             result = run_scenario_sim(scenario, defended=defended, seed=args.seed, out=out)
         results.append(result)
         verdicts.append(diagnose_run(out) if out is not None else None)
+    _render(args, scenario, results, verdicts)
+    without = [r for r in results if not r.defended]
+    with_defenses = [r for r in results if r.defended]
+    expected = all(r.outage for r in without) and not any(r.outage for r in with_defenses)
+    return ExitCode.OK if expected else ExitCode.FOUND
+
+
+def _run_live(
+    scenario: Scenario, defended: bool, args: argparse.Namespace, out: Path | None
+) -> ScenarioResult:
+    from faultwise._errors import require
+    from faultwise.lab._live import DEFAULT_RABBITMQ, LiveOptions
+    from faultwise.lab._live_scenarios import run_scenario_live
+
+    for module in ("starlette", "uvicorn"):
+        require(module, "lab")
+    rabbitmq = args.rabbitmq or DEFAULT_RABBITMQ
+    options = LiveOptions(
+        postgres=args.postgres,
+        rabbitmq=None if rabbitmq.lower() == "none" else rabbitmq,
+        duration=args.duration,
+    )
+    return run_scenario_live(scenario, defended=defended, seed=args.seed, out=out, options=options)
+
+
+def _render(
+    args: argparse.Namespace,
+    scenario: Scenario,
+    results: list[ScenarioResult],
+    verdicts: list[Verdict | None],
+) -> None:
+    from faultwise.cli._output import console, emit_json
+
     if args.json:
         emit_json(
             {
@@ -102,31 +148,19 @@ def _run(args: argparse.Namespace) -> int:
                 ],
             }
         )
-    else:
-        term = console()
-        for result, verdict in zip(results, verdicts, strict=True):
-            side = "with defenses   " if result.defended else "without defenses"
-            mark = "[bold red]OUTAGE[/]" if result.outage else "[green]ok[/]"
-            term.print(f"{scenario.value} {side} {mark}  {result.headline}")
-            if verdict is not None:
-                if not verdict.available:
-                    term.print(f"  [dim]diagnosis: {verdict.detail}[/]")
-                else:
-                    found = "found the truth" if verdict.found_truth else "missed the truth"
-                    term.print(f"  diagnosis: {verdict.pattern} @ {verdict.component}: {found}")
-            if result.out is not None:
-                term.print(f"  [dim]telemetry: {result.out}[/]")
-    without = [r for r in results if not r.defended]
-    with_defenses = [r for r in results if r.defended]
-    expected = all(r.outage for r in without) and not any(r.outage for r in with_defenses)
-    return ExitCode.OK if expected else ExitCode.FOUND
-
-
-def _run_live_storm(defended: bool, seed: int, out: Path | None) -> ScenarioResult:
-    from faultwise.lab._demo import DEMO_SPEC
-    from faultwise.lab._live_storm import run_storm_live
-    from faultwise.lab._scenarios import storm_scenario_result
-    from faultwise.lab._storm import PolicyKey
-
-    key = PolicyKey.FAULTWISE_FULL if defended else PolicyKey.IMMEDIATE_RETRIES
-    return storm_scenario_result(run_storm_live(DEMO_SPEC, key, seed=seed, out=out), out)
+        return
+    term = console()
+    for result, verdict in zip(results, verdicts, strict=True):
+        side = "with defenses   " if result.defended else "without defenses"
+        mark = "[bold red]OUTAGE[/]" if result.outage else "[green]ok[/]"
+        term.print(f"{scenario.value} {side} {mark}  {result.headline}")
+        for note in result.notes:
+            term.print(f"  [dim]{note}[/]")
+        if verdict is not None:
+            if not verdict.available:
+                term.print(f"  [dim]diagnosis: {verdict.detail}[/]")
+            else:
+                found = "found the truth" if verdict.found_truth else "missed the truth"
+                term.print(f"  diagnosis: {verdict.pattern} @ {verdict.component}: {found}")
+        if result.out is not None:
+            term.print(f"  [dim]telemetry: {result.out}[/]")

@@ -95,6 +95,8 @@ class LiveRun:
             out.mkdir(parents=True, exist_ok=True)
         self.cluster = Cluster(log_dir=out / "stderr" if out is not None else None)
         self.services: dict[str, ServiceProcess] = {}
+        self.supervised: set[str] = set()
+        self.restarts: dict[str, int] = {}
         self.notes: list[str] = []
         self._cleanups: list[Callable[[], None]] = []
         self.rows: list[dict[str, Any]] = []
@@ -153,8 +155,16 @@ class LiveRun:
         Returns the ``db`` config services take (``url``, ``table``)."""
         if self.options.postgres:
             return self._postgres(self.options.postgres, rows)
-        store = self.cluster.start("db", self.config("store", "db", rows=rows))
-        return {"url": f"faultwise-store://127.0.0.1:{store.port}", "table": ""}
+        return {"url": self._store(rows), "table": ""}
+
+    def _store(self, rows: dict[str, int] | None = None) -> str:
+        """The built-in data tier (one per run), started with ``rows`` the first time."""
+        store = self.cluster.services.get("db")
+        if store is None:
+            store = self.cluster.start("db", self.config("store", "db", rows=rows or {}))
+        elif rows:
+            raise FaultwiseError("the built-in database was started before its rows were known")
+        return f"faultwise-store://127.0.0.1:{store.port}"
 
     def _postgres(self, dsn: str, rows: dict[str, int]) -> dict[str, str]:
         from faultwise.lab._db import rows_table
@@ -204,10 +214,14 @@ class LiveRun:
         if url and not _importable("aio_pika"):
             why = "aio-pika is not installed"
         self.notes.append(f"queue: RabbitMQ {why}: using the lab's built-in queue")
-        if "db" not in self.cluster.services:
-            self.cluster.start("db", self.config("store", "db"))
-        port = self.cluster.services["db"].port
-        return {"url": f"faultwise-store://127.0.0.1:{port}", "name": name}
+        return {"url": self._store(), "name": name}
+
+    def queue_depth(self, queue: dict[str, str]) -> int:
+        """Messages waiting in ``queue`` (not counting those a consumer holds unacked)."""
+        if queue["url"].startswith("amqp"):
+            return asyncio.run(_rabbit_depth(queue["url"], queue["name"]))
+        stats = asyncio.run(_store_call(queue["url"], "stats"))
+        return int(stats["queues"].get(queue["name"], 0))
 
     def proxy(self, name: str, upstream_url: str) -> tuple[str, str]:
         """Put the fault proxy between the services and ``upstream_url``: returns the URL to
@@ -295,9 +309,17 @@ class LiveRun:
     ) -> None:
         scrapers = {name: HttpClient(s.url) for name, s in self.services.items()}
         first = True
+        restarting: set[asyncio.Task[None]] = set()
         try:
             while True:
                 await asyncio.sleep(1.0 - ((time.monotonic() - self.t0) % 1.0))
+                for name in sorted(self.supervised):
+                    if self.services[name].process.poll() is not None and not any(
+                        t.get_name() == name for t in restarting
+                    ):
+                        task = asyncio.create_task(self._restart(name, scrapers), name=name)
+                        restarting.add(task)
+                        task.add_done_callback(restarting.discard)
                 elapsed = time.monotonic() - self.t0
                 i = int(elapsed + 0.5)
                 row: dict[str, Any] = {"timestamp": time.time_ns() // 1_000_000 / 1000}
@@ -313,8 +335,24 @@ class LiveRun:
                 if on_second is not None:
                     on_second(elapsed)
         finally:
+            for task in restarting:
+                task.cancel()
             for client in scrapers.values():
                 await client.aclose()
+
+    def revive(self, name: str) -> ServiceProcess:
+        """Start a supervised process that died (as an orchestrator restarts a pod)."""
+        old = self.services[name]
+        old.stop()
+        self.restarts[name] = self.restarts.get(name, 0) + 1
+        config = {**old.config, "incarnation": self.restarts[name]}
+        new = self.services[name] = self.cluster.start(name, config)
+        return new
+
+    async def _restart(self, name: str, scrapers: dict[str, HttpClient]) -> None:
+        new = await asyncio.to_thread(self.revive, name)
+        await scrapers[name].aclose()
+        scrapers[name] = HttpClient(new.url)
 
     async def _scrape(self, scrapers: dict[str, HttpClient], first: bool) -> None:
         now_ms = time.time_ns() // 1_000_000
@@ -437,6 +475,17 @@ async def _store_call(url: str, op: str, **args: Any) -> dict[str, Any]:
 
 async def store_fault(url: str, slowdown: float) -> None:
     await _store_call(url, "fault", slowdown=slowdown)
+
+
+async def _rabbit_depth(url: str, name: str) -> int:
+    aio_pika = require("aio_pika", "lab")
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(name, passive=True)
+        return int(declared.declaration_result.message_count or 0)
+    finally:
+        await connection.close()
 
 
 async def _delete_rabbit_queue(url: str, name: str) -> None:

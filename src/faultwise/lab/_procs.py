@@ -8,6 +8,7 @@ guessed. :class:`Cluster` stops every process on exit, on an exception and on Ct
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -34,7 +35,7 @@ class ServiceProcess:
         self.config = {"name": name, **config}
         self.port = 0
         stderr_path = (log_dir / f"{name}.stderr.log") if log_dir else None
-        self._stderr = open(stderr_path, "wb") if stderr_path else subprocess.DEVNULL  # noqa: SIM115
+        self._stderr = open(stderr_path, "ab") if stderr_path else subprocess.DEVNULL  # noqa: SIM115
         env = {**os.environ, "FAULTWISE_LAB_PARENT": str(os.getpid())}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "faultwise.lab._serve", json.dumps(self.config)],
@@ -66,16 +67,21 @@ class ServiceProcess:
             )
         self.port = int(text.split()[1])
 
+    def terminate(self) -> None:
+        """Ask the process group to stop (SIGTERM); :meth:`stop` waits for it."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+
     def stop(self, grace: float = 3.0) -> None:
+        self.terminate()
         if self.process.poll() is None:
             try:
-                os.killpg(self.process.pid, signal.SIGTERM)
                 self.process.wait(grace)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(grace)
-            except ProcessLookupError:
-                pass
         if self.process.stdout is not None:
             self.process.stdout.close()
         if hasattr(self._stderr, "close"):
@@ -109,7 +115,10 @@ class Cluster:
         return started
 
     def stop(self) -> None:
-        for service in reversed(list(self.services.values())):
+        services = list(self.services.values())
+        for service in services:  # all at once: each one's shutdown overlaps the others'
+            service.terminate()
+        for service in reversed(services):
             service.stop()
         self.services.clear()
 

@@ -251,7 +251,10 @@ class Runtime:
         self.config = config
         self.name: str = config["name"]
         self.instance: str = config.get("instance") or self.name
-        self.rng = random.Random(config.get("seed", 0))
+        # each process, and each restart of it, draws its own numbers, reproducibly
+        self.rng = random.Random(
+            f"{config.get('seed', 0)}/{self.instance}/{config.get('incarnation', 0)}"
+        )
         self.slowdown = 1.0
         self.knobs: dict[str, Any] = {}
         out = config.get("out")

@@ -72,6 +72,7 @@ class ScenarioResult:
     component: str
     metrics: dict[str, float] = field(default_factory=dict)
     out: Path | None = None
+    notes: tuple[str, ...] = ()  # what the run used (PostgreSQL, RabbitMQ or built-ins)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -82,6 +83,7 @@ class ScenarioResult:
             "truth": {"pattern": self.pattern, "component": self.component},
             "metrics": self.metrics,
             "out": str(self.out) if self.out else None,
+            "notes": list(self.notes),
         }
 
 

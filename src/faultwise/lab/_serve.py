@@ -55,6 +55,7 @@ def _serve_service(config: dict[str, Any]) -> None:
             loop="asyncio",
             backlog=2048,
             timeout_keep_alive=30,
+            timeout_graceful_shutdown=1,
             log_config=None,  # uvicorn's own warnings go through the service's JSON logging
         )
     )
