@@ -191,6 +191,7 @@ def write_big_incident(folder: Path, rows: int) -> None:
     start = 1_772_614_800 * 10**9
     hour = 3600 * 10**9
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     con.execute(
         f"""
 COPY (

@@ -120,7 +120,7 @@ def detect(ctx: Context) -> list[Finding]:
                     round(per, 3),
                 )
             )
-        for caller, callee, share, top, n in _synchronised(ctx):
+        for caller, callee, share, top, n in _synchronised(ctx) if scores else ():
             if callee in scores:
                 scores[callee] += 0.05
                 evidence[callee].append(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from faultwise.diagnose._context import Context
 from faultwise.diagnose._evidence import clip, example_lines, short_time
 from faultwise.diagnose._model import Evidence, EvidenceKind, Finding, Pattern
-from faultwise.diagnose._signals import ERROR_WORDS, SOURCE_SQL
+from faultwise.diagnose._signals import ERROR_WORDS
 from faultwise.diagnose._sql import Dialect
 
 __all__ = ["detect"]
@@ -43,20 +43,32 @@ def _id_sql(d: Dialect) -> str:
     return f"coalesce(request_id, {', '.join(keys)}, trace_id)"
 
 
-def _silent_sql(ctx: Context) -> str:
-    """Per service: ids with a swallowed error later reported as success, ids acked before
-    the error, and lines that say the error was ignored."""
-    d = ctx.dialect
-    swallowed = (
+def _swallowed(d: Dialect) -> str:
+    return (
         f"severity BETWEEN 1 AND 16 AND {d.matches('message', ERROR_WORDS)} "
         f"AND NOT {d.matches('message', RETRIED)}"
     )
+
+
+def _candidates_sql(ctx: Context) -> str:
+    """Services with enough errors logged below error level to look further (cheap)."""
+    return (
+        f"SELECT service FROM logs WHERE {ctx.when('ts_ns')} AND service IS NOT NULL "
+        f"AND {_swallowed(ctx.dialect)} GROUP BY 1 HAVING count(*) >= {_MIN_IDS}"
+    )
+
+
+def _silent_sql(ctx: Context, services: int) -> str:
+    """Per service: ids with a swallowed error later reported as success, ids acked before
+    the error, and lines that say the error was ignored (for ``services`` named ones)."""
+    d = ctx.dialect
+    names = ", ".join("?" * services)
     return f"""
-WITH l AS (SELECT service, ts_ns, severity, message, {_id_sql(d)} AS id, {SOURCE_SQL} AS src
-           FROM logs WHERE {ctx.when("ts_ns")} AND service IS NOT NULL),
+WITH l AS (SELECT service, ts_ns, severity, message, {_id_sql(d)} AS id
+           FROM logs WHERE {ctx.when("ts_ns")} AND service IN ({names})),
 bad AS (SELECT service, id, min(ts_ns) AS t,
                max(CASE WHEN {d.matches("message", IGNORED)} THEN 1 ELSE 0 END) AS ignored
-        FROM l WHERE id IS NOT NULL AND {swallowed} GROUP BY 1, 2),
+        FROM l WHERE id IS NOT NULL AND {_swallowed(d)} GROUP BY 1, 2),
 ok AS (SELECT service, id, max(ts_ns) AS t FROM l
        WHERE id IS NOT NULL AND {d.matches("message", SUCCESS)} AND severity < 17
        GROUP BY 1, 2),
@@ -74,8 +86,12 @@ GROUP BY 1"""
 def detect(ctx: Context) -> list[Finding]:
     if not ctx.has("logs"):
         return []
+    services = [r[0] for r in ctx.query(_candidates_sql(ctx))]
+    if not services:
+        return []
     findings = []
-    for service, ids, then_ok, acked, ignored, first in ctx.query(_silent_sql(ctx)):
+    rows = ctx.query(_silent_sql(ctx, len(services)), services)
+    for service, ids, then_ok, acked, ignored, first in rows:
         hidden = max(int(then_ok or 0), int(acked or 0))
         if hidden < _MIN_IDS:
             continue
@@ -120,11 +136,9 @@ def detect(ctx: Context) -> list[Finding]:
                     float(new[0].count),
                 )
             )
-        condition = (
-            f"service = ? AND severity BETWEEN 1 AND 16 AND "
-            f"{ctx.dialect.matches('message', ERROR_WORDS)}"
+        evidence += example_lines(
+            ctx, f"service = ? AND {_swallowed(ctx.dialect)}", [service], limit=2
         )
-        evidence += example_lines(ctx, condition, [service], limit=2)
         findings.append(
             Finding(
                 pattern=PATTERN,
