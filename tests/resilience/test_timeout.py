@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -118,3 +119,43 @@ async def test_a_cancellation_from_outside_is_not_turned_into_a_timeout() -> Non
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_a_shorter_timeout_started_later_still_fires_first() -> None:
+    async def hang() -> None:
+        await asyncio.sleep(10)
+
+    long = asyncio.create_task(Policy(Timeout(30.0)).run_async(hang))
+    await asyncio.sleep(0)
+    started = time.monotonic()
+    with pytest.raises(TimeoutExceeded):
+        await Policy(Timeout(0.02)).run_async(hang)
+    assert time.monotonic() - started < 5.0
+    long.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await long
+
+
+async def test_1000_concurrent_timeouts_fire_only_for_the_slow_calls() -> None:
+    async def call(i: int) -> int:
+        await asyncio.sleep(10 if i % 10 == 0 else 0)
+        return i
+
+    policy = Policy(Timeout(0.05))
+    results = await asyncio.gather(
+        *(policy.run_async(call, i) for i in range(1000)), return_exceptions=True
+    )
+    timed_out = [i for i, r in enumerate(results) if isinstance(r, TimeoutExceeded)]
+    assert list(range(0, 1000, 10)) == timed_out
+
+
+async def test_finished_calls_do_not_pile_up_in_the_shared_timer() -> None:
+    from faultwise.resilience._timeout import _watchdog
+
+    async def quick() -> None:
+        return None
+
+    policy = Policy(Timeout(30.0))
+    for _ in range(1000):
+        await policy.run_async(quick)
+    assert len(_watchdog().heap) <= 130

@@ -11,7 +11,9 @@ when it returns, so sync and async callers see the same contract.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -85,12 +87,8 @@ class Timeout(Strategy):
         task = asyncio.current_task()
         if task is None:  # pragma: no cover - run_async always runs inside a task
             raise RuntimeError("Timeout needs to run inside an asyncio task")
-        # One timer that cancels this task, like asyncio.timeout() but without its context
-        # manager machinery; the cancellation is told apart from an outside one by the
-        # task's cancel count (Task.cancelling/uncancel).
-        expiry = _Expiry(task)
-        loop = asyncio.get_running_loop()
-        timer = loop.call_at(loop.time() + (at - start), expiry.fire)
+        watchdog = _watchdog()
+        expiry = watchdog.watch(task, at - start)
         token = _current.set(deadline)
         try:
             return await next(args, kwargs)
@@ -99,21 +97,92 @@ class Timeout(Strategy):
                 raise self._expired(start, at, self._now()) from None
             raise
         finally:
-            timer.cancel()
+            watchdog.done(expiry)
             _current.reset(token)
 
 
 class _Expiry:
-    __slots__ = ("cancelling", "fired", "task")
+    """One call's deadline on the event loop's clock."""
 
-    def __init__(self, task: asyncio.Task[Any]) -> None:
+    __slots__ = ("at", "cancelling", "done", "fired", "task")
+
+    def __init__(self, at: float, task: asyncio.Task[Any]) -> None:
+        self.at = at
         self.task = task
-        self.cancelling = task.cancelling()
-        self.fired = False
+        self.cancelling = task.cancelling()  # to tell our cancellation from an outside one
+        self.fired = self.done = False
 
-    def fire(self) -> None:
-        self.fired = True
-        self.task.cancel()
+    def __lt__(self, other: _Expiry) -> bool:
+        return self.at < other.at
+
+
+class _Watchdog:
+    """All async timeouts of one event loop share one timer.
+
+    A timer per call (what ``asyncio.timeout()`` does) costs a ``TimerHandle`` and its
+    cancellation on every call; here a call pushes one entry on a heap and the loop's single
+    timer fires at the earliest deadline, cancelling the task of every entry that is due and
+    not done. Finished entries are dropped as they reach the top, and the heap is compacted
+    when more than half of it is finished, so it stays within twice the calls in flight.
+    """
+
+    __slots__ = ("finished", "heap", "loop", "timer", "when")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.heap: list[_Expiry] = []
+        self.finished = 0
+        self.timer: asyncio.TimerHandle | None = None
+        self.when = math.inf
+
+    def watch(self, task: asyncio.Task[Any], seconds: float) -> _Expiry:
+        expiry = _Expiry(self.loop.time() + seconds, task)
+        heapq.heappush(self.heap, expiry)
+        if expiry.at < self.when:
+            self._schedule(expiry.at)
+        return expiry
+
+    def done(self, expiry: _Expiry) -> None:
+        expiry.done = True
+        if expiry.fired:
+            return  # already off the heap
+        self.finished += 1
+        if self.finished > 64 and self.finished * 2 > len(self.heap):
+            self.heap = [e for e in self.heap if not e.done]
+            heapq.heapify(self.heap)
+            self.finished = 0
+
+    def _schedule(self, when: float) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.when = when
+        self.timer = self.loop.call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        self.timer, self.when = None, math.inf
+        # (the loop may run a timer up to its clock resolution early: allow 1 µs)
+        heap, now = self.heap, self.loop.time() + 1e-6
+        while heap and (heap[0].done or heap[0].at <= now):
+            expiry = heapq.heappop(heap)
+            if expiry.done:
+                self.finished -= 1
+            else:
+                expiry.fired = True
+                expiry.task.cancel()
+        if heap:
+            self._schedule(heap[0].at)
+
+
+_local = threading.local()
+
+
+def _watchdog() -> _Watchdog:
+    """The watchdog of the running loop (one per thread's loop, made on first use)."""
+    loop = asyncio.get_running_loop()
+    watchdog: _Watchdog | None = getattr(_local, "watchdog", None)
+    if watchdog is None or watchdog.loop is not loop:
+        watchdog = _local.watchdog = _Watchdog(loop)
+    return watchdog
 
 
 class TimeoutExceeded(ResilienceError, TimeoutError):
