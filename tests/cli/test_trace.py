@@ -74,3 +74,15 @@ def test_unknown_id_is_exit_2_with_one_line(
     err = capsys.readouterr().err
     assert 1 == len(err.strip().splitlines())
     assert "no log line or span" in err
+
+
+def test_a_store_kept_by_trace_gets_its_templates_when_the_timeline_needs_them(
+    incident: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "kept.duckdb"
+    assert 0 == main(["trace", "t1", str(incident), "--db", str(db), "--json"])
+    capsys.readouterr()
+    assert 0 == main(["timeline", "--db", str(db), "--json"])
+    events = json.loads(capsys.readouterr().out)["events"]
+    assert all(isinstance(e["template_id"], int) for e in events)
+    assert 2 == len(events)

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from faultwise.diagnose._render_trace import trace_json, trace_text
     from faultwise.diagnose.trace import follow
 
-    with open_store(args) as store:
+    with open_store(args, templates=False) as store:  # a trace needs no templates
         result = follow(store, args.id)
     if args.json:
         emit_json(trace_json(result))

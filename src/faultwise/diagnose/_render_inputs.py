@@ -24,8 +24,9 @@ __all__ = [
 ]
 
 
-def open_store(args: argparse.Namespace) -> Store:
-    """Ingest ``args.paths`` (into ``--db`` when given), or reopen ``--db`` alone."""
+def open_store(args: argparse.Namespace, *, templates: bool = True) -> Store:
+    """Ingest ``args.paths`` (into ``--db`` when given), or reopen ``--db`` alone; with
+    ``templates`` false, template mining waits until a command needs it."""
     from pathlib import Path
 
     from faultwise.telemetry import Format, Store, ingest
@@ -45,7 +46,14 @@ def open_store(args: argparse.Namespace) -> Store:
     if args.paths:
         try:
             with _progress(quiet=args.json) as hook:
-                ingest(store, args.paths, fmt=fmt, mapping=args.map, progress=hook)
+                ingest(
+                    store,
+                    args.paths,
+                    fmt=fmt,
+                    mapping=args.map,
+                    progress=hook,
+                    templates=templates,
+                )
         except BaseException:
             store.close()
             raise

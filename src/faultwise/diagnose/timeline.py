@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from faultwise._errors import InputError
 from faultwise.telemetry import IngestSummary, Severity, Store
+from faultwise.telemetry._templates import ensure_templates
 from faultwise.telemetry._timestamps import parse_timestamp
 
 __all__ = [
@@ -156,6 +157,7 @@ def _where(q: TimelineQuery) -> tuple[str, list[object]]:
 def build_timeline(store: Store, query: TimelineQuery | None = None) -> Timeline:
     """The events and markers of ``store`` that match ``query``, in time order."""
     q = query or TimelineQuery()
+    ensure_templates(store)  # repeats collapse and new templates are marked by template
     if q.grep:
         try:
             re.compile(q.grep)

@@ -40,6 +40,7 @@ __all__ = [
     "WILDCARD",
     "Templates",
     "assign_templates",
+    "ensure_templates",
     "group_shapes",
     "mine_templates",
     "reduce",
@@ -274,6 +275,12 @@ def assign_templates(store: Store) -> int:
     return len(ids)
 
 
+def ensure_templates(store: Store) -> None:
+    """Mine templates when some log lines have none yet (an ingest that skipped mining)."""
+    if store.scalar("SELECT 1 FROM logs WHERE template_id IS NULL LIMIT 1") is not None:
+        assign_templates(store)
+
+
 @dataclass(frozen=True, slots=True)
 class TemplateStat:
     """One template of a store: how often, when first and last, which services."""
@@ -295,6 +302,7 @@ class TemplateReport:
 def template_report(store: Store, *, services: Sequence[str] = ()) -> TemplateReport:
     """Every template in ``store`` with its counts, and the template of each record in the
     order the inputs were read (file by file, line by line)."""
+    ensure_templates(store)
     where, params = "", list(services)
     if services:
         where = f"WHERE l.service IN ({', '.join('?' * len(services))})"
