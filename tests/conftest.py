@@ -16,7 +16,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = (ROOT / ".." / "shared" / "data").resolve()
+
+
+def _shared_data() -> Path:
+    """``FAULTWISE_SHARED_DATA``, else ``../shared/data`` beside the checkout, else /work's."""
+    candidates = [os.environ.get("FAULTWISE_SHARED_DATA", ""), ROOT / ".." / "shared" / "data"]
+    candidates.append("/work/shared/data")
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate).resolve()
+    return (ROOT / ".." / "shared" / "data").resolve()
+
+
+SHARED_DATA = _shared_data()
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 SERVICES = {
