@@ -382,7 +382,11 @@ class CircuitBreaker(Strategy):
         except BaseException:
             self.release(permit)
             raise
-        self.on_success(permit, now() - start)
+        duration = now() - start
+        if duration < self._slow and permit == self._epoch and self._state is _CLOSED:
+            self._record_fast()  # on_success's hot path, inlined: this is the common case
+        else:
+            self.on_success(permit, duration)
         return result
 
     async def _run_async(self, next: Next, args: Any, kwargs: dict[str, Any]) -> Any:
