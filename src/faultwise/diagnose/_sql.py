@@ -43,18 +43,18 @@ class Dialect:
     def matches(self, expr: str, pattern: str) -> str:
         """True when the RE2 ``pattern`` matches somewhere in ``expr``."""
         if self.name == "clickhouse":
-            return f"match({expr}, {literal(pattern)})"
+            return f"match({expr}, {_ch_literal(pattern)})"
         return f"regexp_matches({expr}, {literal(pattern)})"
 
     def extract(self, expr: str, pattern: str, group: int = 1) -> str:
         """The text of ``group`` in the first match of ``pattern`` (empty when none)."""
         if self.name == "clickhouse":
-            return f"regexpExtract({expr}, {literal(pattern)}, {group})"
+            return f"regexpExtract({expr}, {_ch_literal(pattern)}, {group})"
         return f"regexp_extract({expr}, {literal(pattern)}, {group})"
 
     def replace_all(self, expr: str, pattern: str, replacement: str) -> str:
         if self.name == "clickhouse":
-            return f"replaceRegexpAll({expr}, {literal(pattern)}, {literal(replacement)})"
+            return f"replaceRegexpAll({expr}, {_ch_literal(pattern)}, {_ch_literal(replacement)})"
         return f"regexp_replace({expr}, {literal(pattern)}, {literal(replacement)}, 'g')"
 
     def json_text(self, column: str, key: str) -> str:
@@ -75,17 +75,6 @@ class Dialect:
             return f"argMax({expr}, {key})"
         return f"arg_max({expr}, {key})"
 
-    def slope(self, y: str, x: str) -> str:
-        """The least-squares slope of ``y`` over ``x``."""
-        if self.name == "clickhouse":
-            return f"tupleElement(simpleLinearRegression({x}, {y}), 1)"
-        return f"regr_slope({y}, {x})"
-
-    def to_double(self, expr: str) -> str:
-        if self.name == "clickhouse":
-            return f"toFloat64OrNull({expr})"
-        return f"TRY_CAST({expr} AS DOUBLE)"
-
     def shape(self, expr: str) -> str:
         """A message with its variable parts (ids, numbers, quoted values) masked: a cheap
         template key that groups ``timeout after 3001 ms`` with ``timeout after 2999 ms``."""
@@ -101,6 +90,12 @@ _VARIABLE = (
 
 DUCKDB = Dialect("duckdb")
 CLICKHOUSE = Dialect("clickhouse")
+
+
+def _ch_literal(text: str) -> str:
+    """A ClickHouse string literal: backslash is an escape character there (``'\\b'`` would
+    be a backspace, not a regex word boundary), so it is doubled."""
+    return literal(text).replace("\\", "\\\\")
 
 
 def _json_key(key: str) -> str:
