@@ -92,15 +92,14 @@ def severity_sql(text: str, number: str) -> str:
     num = f"TRY_CAST({number} AS INTEGER)"
     txt_num = f"TRY_CAST({text} AS INTEGER)"
     # OTel SeverityNumber 1..24 in a number field; pino/bunyan 10..60 in a level field.
+    otel = (
+        "" if number == "NULL" else f"WHEN {num} BETWEEN 1 AND 24 THEN (({num} - 1) // 4) * 4 + 1 "
+    )
     fallback = (
-        f"CASE WHEN {num} BETWEEN 1 AND 24 THEN (({num} - 1) // 4) * 4 + 1 "
+        f"CASE {otel}"
         f"WHEN {txt_num} IS NOT NULL THEN least(21, greatest(1, ({txt_num} // 10 - 1) * 4 + 1)) "
         f"ELSE CASE upper(trim({text})) {words} ELSE 0 END END"
     )
-    if number == "NULL":
-        fallback = fallback.replace(
-            f"WHEN {num} BETWEEN 1 AND 24 THEN (({num} - 1) // 4) * 4 + 1 ", ""
-        )
     return f"CASE upper({text}) {words} ELSE {fallback} END"
 
 
