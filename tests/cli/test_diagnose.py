@@ -89,3 +89,60 @@ def test_a_bad_baseline_window_is_a_one_line_error(
     code, _, err = run(capsys, "--baseline-window", "yesterday", str(pool_incident))
     assert ExitCode.USAGE == code
     assert "faultwise: error: --baseline-window takes START..END, got 'yesterday'\n" == err
+
+
+def test_html_report_is_written_next_to_the_json(
+    capsys: pytest.CaptureFixture[str], pool_incident: Path, tmp_path: Path
+) -> None:
+    page = tmp_path / "report.html"
+    code, out, _ = run(capsys, "--json", "--html", str(page), str(pool_incident))
+    assert ExitCode.FOUND == code
+    assert "checkout" == json.loads(out)["root_cause"]["component"]
+    assert page.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_a_baseline_window_of_the_same_data_is_used_and_reported(
+    capsys: pytest.CaptureFixture[str], pool_incident: Path
+) -> None:
+    code, out, _ = run(capsys, "--json", "--baseline-window", "09:00..09:02", str(pool_incident))
+    doc = json.loads(out)
+    assert ExitCode.FOUND == code
+    assert "checkout" == doc["root_cause"]["component"]
+    assert {
+        "kind": "window",
+        "window": {
+            "start": "2026-03-04T09:00:00.000000000Z",
+            "end": "2026-03-04T09:02:00.000000000Z",
+        },
+        "detail": "the given window of the same data",
+    } == doc["inputs"]["baseline"]
+
+
+def test_baseline_files_are_compared_with_the_incident(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    incidents = _incidents()
+    incident, normal = tmp_path / "incident", tmp_path / "normal"
+    incidents.slow_dependency(incident)
+    incidents.healthy(normal)
+    code, out, _ = run(capsys, "--json", str(incident), "--baseline", str(normal))
+    doc = json.loads(out)
+    assert ExitCode.FOUND == code
+    assert ("inventory", "slow_dependency") == (
+        doc["root_cause"]["component"],
+        doc["root_cause"]["pattern"],
+    )
+    assert "files" == doc["inputs"]["baseline"]["kind"]
+
+
+def test_rejected_lines_are_listed_with_file_and_line_on_request(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    log = tmp_path / "api.jsonl"
+    log.write_text(
+        '{"ts": "2026-03-04T09:00:00Z", "level": "error", "msg": "boom", "service": "api"}\n'
+        "{not json\n"
+    )
+    code, out, _ = run(capsys, "--show-rejects", str(tmp_path))
+    assert code in (ExitCode.OK, ExitCode.FOUND)
+    assert f"rejected {log}:2: not a JSON object" in out

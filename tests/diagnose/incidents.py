@@ -533,6 +533,14 @@ def resource_metrics(world: World, *, extra: Callable[[int], None] | None = None
     world.scrape(15, emit)
 
 
+def healthy(out: Path, seed: int = 20) -> None:
+    """The shop on a normal day: a baseline for ``--baseline``."""
+    world = shop(seed)
+    world.run()
+    resource_metrics(world)
+    write_all(world, out, SpanFormat.OTEL_CSV)
+
+
 # -- one generator per pattern ----------------------------------------------------------------
 
 
