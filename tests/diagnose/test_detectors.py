@@ -7,7 +7,17 @@ from collections.abc import Iterable
 from enum import Enum
 
 from faultwise.diagnose import Diagnosis, Finding, Pattern, diagnose
-from faultwise.telemetry import TABLES, LogRecord, Sample, Severity, Span, Store, Table
+from faultwise.telemetry import (
+    TABLES,
+    Change,
+    ChangeKind,
+    LogRecord,
+    Sample,
+    Severity,
+    Span,
+    Store,
+    Table,
+)
 
 S = 1_000_000_000
 T0 = 1_772_614_800 * S  # 2026-03-04T09:00:00Z
@@ -219,3 +229,17 @@ def test_a_quiet_incident_has_no_root_cause() -> None:
         result: Diagnosis = diagnose(store)
     assert result.root_cause is None
     assert () == result.findings
+
+
+def test_a_deploy_after_the_first_symptom_is_called_out() -> None:
+    store = _store(spans=_calls(600, slow_db_from=400))
+    store.insert(
+        Table.CHANGES,
+        [Change(T0 + 500 * S, ChangeKind.DEPLOY, "orders v2.3.1 rolled out", "orders")],
+    )
+    with store:
+        result = diagnose(store)
+    assert [
+        "the most recent deploy (orders at 09:08:20.000) came after the first symptom "
+        "(09:06:40.000): it did not start this incident"
+    ] == [w for w in result.inputs.warnings if "deploy" in w]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,7 +13,7 @@ from faultwise.cli._exit import ExitCode
 
 if TYPE_CHECKING:
     from faultwise.diagnose import Diagnosis
-    from faultwise.telemetry import Reject, Store
+    from faultwise.telemetry import ProgressHook, Reject, Store
 
 HELP = "find the failure pattern and root cause of an incident from its telemetry"
 
@@ -93,7 +95,29 @@ def _load(
     from faultwise.telemetry import Format
 
     fmt = Format(args.format) if args.format else None
-    return load_incident(paths, configs=configs, db=db, fmt=fmt, mapping=args.map)
+    with _progress(sys.stderr.isatty()) as hook:
+        return load_incident(
+            paths, configs=configs, db=db, fmt=fmt, mapping=args.map, progress=hook
+        )
+
+
+@contextmanager
+def _progress(show: bool) -> Iterator[ProgressHook | None]:
+    """A progress bar on stderr while files are read (only on a terminal)."""
+    if not show:
+        yield None
+        return
+    from rich.progress import Progress
+
+    from faultwise.cli._output import console
+
+    with Progress(console=console(stderr=True), transient=True) as bar:
+        task = bar.add_task("reading", total=None)
+
+        def hook(name: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=f"reading {Path(name).name}")
+
+        yield hook
 
 
 def _first_ns(store: Store) -> int | None:

@@ -143,19 +143,23 @@ def _timeline(ctx: Context, findings: Sequence[Finding]) -> tuple[TimelineEntry,
     return tuple(entries[:_TIMELINE_LIMIT])
 
 
+def _last_deploy_sql(ctx: Context) -> str:
+    return (
+        f"SELECT ts_ns, coalesce(service, '') FROM changes WHERE {ctx.when('ts_ns')} "
+        "AND kind = 'deploy' AND ts_ns IS NOT NULL ORDER BY ts_ns DESC LIMIT 1"
+    )
+
+
 def _deploy_warning(ctx: Context, timeline: Sequence[TimelineEntry]) -> list[str]:
     """The last deploy came after the first symptom: it cannot have started the incident."""
     symptoms = [e.ts_ns for e in timeline if e.kind is not TimelineKind.CHANGE]
-    deploys = [e for e in timeline if e.kind is TimelineKind.CHANGE and e.text.startswith("deploy")]
-    if not symptoms or not deploys:
+    last = ctx.query(_last_deploy_sql(ctx)) if symptoms and ctx.has("changes") else []
+    if not last or last[0][0] <= min(symptoms):
         return []
-    first, last = min(symptoms), deploys[-1]
-    if last.ts_ns <= first:
-        return []
+    ts, service = last[0]
     return [
-        f"the most recent deploy ({last.service or 'unknown service'} at "
-        f"{short_time(last.ts_ns)}) came after the first symptom ({short_time(first)}): "
-        "it did not start this incident"
+        f"the most recent deploy ({service or 'unknown service'} at {short_time(ts)}) came "
+        f"after the first symptom ({short_time(min(symptoms))}): it did not start this incident"
     ]
 
 
