@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -130,14 +132,16 @@ def train_ticket(with_baseline: bool) -> dict[str, Any]:
 # -- golden incidents -------------------------------------------------------------------------
 
 
-def golden() -> dict[str, Any]:
+def golden(seeds: Sequence[int | None]) -> dict[str, Any]:
+    """Every golden incident once per seed (None: the seed the tests use)."""
     incidents = _incidents()
     ranks: dict[str, list[int | None]] = {name: [] for name in RANKERS}
     patterns = []
     with tempfile.TemporaryDirectory(prefix="faultwise-golden-") as tmp:
-        for name, make in incidents.GOLDEN.items():
-            expected = make(Path(tmp) / name)
-            with load_incident([str(Path(tmp) / name)]) as store:
+        for seed, (name, make) in itertools.product(seeds, incidents.GOLDEN.items()):
+            folder = Path(tmp) / f"{name}-{seed}"
+            expected = make(folder) if seed is None else make(folder, seed=seed)
+            with load_incident([str(folder)]) as store:
                 result = diagnose(store)
                 for ranker_name, ranker in RANKERS.items():
                     ranking = (
@@ -150,6 +154,7 @@ def golden() -> dict[str, Any]:
             patterns.append(
                 {
                     "incident": name,
+                    "seed": seed,
                     "rank": ranks["faultwise"][-1],
                     "pattern": cause.pattern.value if cause else None,
                     "right": bool(
@@ -286,11 +291,13 @@ def main(argv: list[str] | None = None) -> int:
             )
     else:
         print(f"Train Ticket data not found at {DATA}: skipped")
-    results["golden"] = golden()
+    seeds = [None] if args.quick else [None, 101, 202]
+    results["golden"] = golden(seeds)
     print()
     print(
         table(
-            f"Golden incidents ({len(results['golden']['cases'])}, no baseline)",
+            f"Golden incidents ({len(results['golden']['cases'])}: 15 patterns × "
+            f"{len(seeds)} seeds, no baseline)",
             results["golden"]["scores"],
         )
     )
@@ -307,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
         f"| {s['log_lines']:,} | {s['spans']:,} | {s['ingest_s']} | {s['diagnose_s']} | "
         f"{s['total_s']} | < 30 s | {s['root_cause']} |"
     )
+    load = os.getloadavg()[0]
+    print(f"\n(load average {load:.1f} on {os.cpu_count()} cores during the run)")
+    results["load_average"] = round(load, 2)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -74,7 +74,7 @@ def diagnose(
     graph = ctx.graph
     if cause is not None:
         graph = _with_path(graph, failing_path(graph, cause.component, suspicious))
-    timeline = _timeline(ctx, findings)
+    timeline = _timeline(ctx, findings, [r.component for r in ranking])
     warnings += _deploy_warning(ctx, timeline)
     return Diagnosis(
         root_cause=cause,
@@ -112,7 +112,11 @@ def _changes_sql(ctx: Context) -> str:
     )
 
 
-def _timeline(ctx: Context, findings: Sequence[Finding]) -> tuple[TimelineEntry, ...]:
+def _timeline(
+    ctx: Context, findings: Sequence[Finding], order: Sequence[str]
+) -> tuple[TimelineEntry, ...]:
+    """Onsets, first new templates, changes and findings in time order; at the same instant
+    the better-ranked component comes first."""
     entries = []
     for service, moved in ctx.anomalies.items():
         for a in moved:
@@ -139,7 +143,8 @@ def _timeline(ctx: Context, findings: Sequence[Finding]) -> tuple[TimelineEntry,
                     f.start_ns, f.component, TimelineKind.FINDING, f"{f.pattern.value}: {f.summary}"
                 )
             )
-    entries.sort(key=lambda e: (e.ts_ns, e.service, e.kind.value))
+    rank = {c: i for i, c in enumerate(order)}
+    entries.sort(key=lambda e: (e.ts_ns, rank.get(e.service, len(rank)), e.service, e.kind.value))
     return tuple(entries[:_TIMELINE_LIMIT])
 
 

@@ -70,8 +70,16 @@ def terminal(result: Diagnosis, console: Console, *, show_rejects: bool = False)
                 str(i), r.component, f"{r.score:.2f}", short_time(r.onset_ns), "; ".join(r.reasons)
             )
         console.print(table)
-    for f in result.findings[:_TOP]:
-        _finding(console, f)
+    top = result.top_finding
+    if top is not None:
+        _finding(console, top)
+    others = [f for f in result.findings if f is not top][: _TOP + 1]
+    if others:
+        console.print(Text("Other findings:", style="bold"))
+        for f in others:
+            console.print(
+                Text(f"  {f.pattern.value} at {f.component} ({f.score:.2f}): {f.summary}")
+            )
     if result.graph.failing_path:
         console.print(Text("Failing path: " + " -> ".join(result.graph.failing_path)))
     for cycle in result.graph.cycles:
@@ -97,7 +105,7 @@ def _finding(console: Console, f: Finding) -> None:
     console.print(
         Text(f"{f.pattern.value} at {f.component} ({f.score:.2f}): {f.summary}", style="bold")
     )
-    for e in f.evidence[:6]:
+    for e in f.evidence:
         where = f"  [{e.source}]" if e.source else ""
         console.print(Text(f"  - {e.kind.value}: {e.text}{where}"))
 
