@@ -18,9 +18,7 @@ def run_races(
     pytester.path.joinpath(f"{module}.py").write_text((EXAMPLES / f"{module}.py").read_text())
     pytester.makepyfile(test_example=tests)
     out = Path(pytester.path / "races.json")
-    result = pytester.runpytest(
-        "--races", "--races-json", str(out), "-p", "no:cacheprovider", *args
-    )
+    result = pytester.runpytest("--races", f"--races-json={out}", "-p", "no:cacheprovider", *args)
     return result, json.loads(out.read_text())["findings"]
 
 

@@ -10,7 +10,9 @@ class FakeLock:
     def __init__(self, serial: int) -> None:
         self.serial = serial
         self.name = f"L{serial}"
-        self._acq = ("main", ())
+
+    def acquired_at(self) -> tuple[str, tuple[()]]:
+        return ("main", ())
 
 
 def take(graph: LockOrderGraph, ts: ThreadState, *locks: FakeLock) -> None:

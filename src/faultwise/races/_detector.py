@@ -301,7 +301,7 @@ def _unnumbered(name: str) -> str:
 def _walk(frame: Any) -> Frames:
     out: list[tuple[Any, int]] = []
     while frame is not None and len(out) < 40:
-        out.append((frame.f_code, frame.f_lineno))
+        out.append((frame.f_code, frame.f_lineno or 0))
         frame = frame.f_back
     return tuple(out)
 

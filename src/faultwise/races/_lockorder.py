@@ -16,7 +16,7 @@ from typing import Any
 
 from faultwise.races._runtime import Site, ThreadState, capture
 
-MAX_GUARDS = 8
+MAX_GUARDS = 4
 MAX_PATHS = 16
 
 
@@ -46,19 +46,28 @@ class LockOrderGraph:
 
     def acquiring(self, lock: Any, ts: ThreadState) -> None:
         site: Site | None = None
-        for held in list(ts.held):
+        held_now = list(ts.held)
+        for held in held_now:
             if held is lock:
                 continue
-            guards = frozenset(h.serial for h in ts.held if h is not held)
             out = self.succ.setdefault(held.serial, {})
             edge = out.get(lock.serial)
+            if edge is not None and len(edge.guards) >= MAX_GUARDS:
+                continue
+            guards = frozenset(h.serial for h in held_now if h is not held)
             if edge is None:
                 site = site or capture()
                 edge = Edge(
-                    held.serial, lock.serial, held.name, lock.name, ts.name, held._acq, site
+                    held.serial,
+                    lock.serial,
+                    held.name,
+                    lock.name,
+                    ts.name,
+                    held.acquired_at(),
+                    site,
                 )
                 out[lock.serial] = edge
-            elif guards in edge.guards or len(edge.guards) >= MAX_GUARDS:
+            elif guards in edge.guards:
                 continue
             edge.guards.add(guards)
             self._check(edge)

@@ -30,7 +30,7 @@ __tracebackhide__ = True  # pytest hides these frames from user tracebacks
 Frames = tuple[tuple[Any, int], ...]  # (code object, line number), innermost first
 Site = tuple[str, Frames]  # (thread name, frames)
 
-STACK_DEPTH = 12
+STACK_DEPTH = 8
 _getframe = sys._getframe
 _G = globals()
 
@@ -61,7 +61,7 @@ class Sink(Protocol):
 class ThreadState:
     """A thread's vector clock and what it holds; touched only by its own thread."""
 
-    __slots__ = ("aio", "epoch", "held", "lockset", "name", "slot", "vc", "waiting")
+    __slots__ = ("aio", "epoch", "held", "name", "slot", "vc", "waiting")
 
     def __init__(self, slot: int, vc: dict[int, int], name: str) -> None:
         self.slot = slot
@@ -70,7 +70,6 @@ class ThreadState:
         self.epoch = (slot, vc[slot])
         self.name = name
         self.held: list[Any] = []
-        self.lockset: frozenset[int] = frozenset()
         self.aio = False
         self.waiting: tuple[str, float, Any] | None = None
 
@@ -178,12 +177,17 @@ def capture() -> Site:
     f: Any = _getframe(1)
     while f is not None and f.f_globals is _G:
         f = f.f_back
-    out: list[tuple[Any, int]] = []
-    while f is not None and len(out) < STACK_DEPTH:
-        out.append((f.f_code, f.f_lineno))
-        f = f.f_back
     ts = _threads.get(get_ident())
-    return (ts.name if ts is not None else _thread_name(), tuple(out))
+    return (ts.name if ts is not None else _thread_name(), walk(f, STACK_DEPTH))
+
+
+def walk(f: Any, depth: int) -> Frames:
+    """``(code, line)`` of ``f`` and its callers, at most ``depth`` of them."""
+    out: list[tuple[Any, int]] = []
+    while f is not None and len(out) < depth:
+        out.append((f.f_code, f.f_lineno or 0))
+        f = f.f_back
+    return tuple(out)
 
 
 # ---- shadow cells ----
@@ -394,6 +398,10 @@ def _task_site(task: Any) -> Site:
 
 # ---- lockset (Eraser) ----
 # Cell: [state, owner slot, candidate lockset, first site, last site, written]
+def _held(ts: ThreadState) -> frozenset[int]:
+    return frozenset(lock.serial for lock in ts.held)
+
+
 def _lockset(o: object, key: Any, table: int, write: bool) -> None:
     cell = _cell(o, key, table)
     if cell is _IGNORED:
@@ -410,9 +418,9 @@ def _lockset(o: object, key: Any, table: int, write: bool) -> None:
             cell[3] = capture() if write else cell[3]
             return
         cell[0] = SHARED_MODIFIED if write else SHARED
-        cell[2] = ts.lockset
+        cell[2] = _held(ts)
     else:
-        cell[2] = cell[2] & ts.lockset
+        cell[2] = cell[2] & _held(ts)
         if write:
             cell[0] = SHARED_MODIFIED
     if cell[0] == SHARED_MODIFIED and not cell[2] and cell[5] is None and _sink is not None:

@@ -20,9 +20,10 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from faultwise.races import _runtime
-from faultwise.races._runtime import ThreadState, capture, thread_state
+from faultwise.races._runtime import ThreadState, thread_state
 
 _serials = itertools.count(1)
+_G = globals()
 _raw_lock = _thread.allocate_lock
 _raw_rlock = _thread.RLock
 
@@ -65,7 +66,7 @@ class TrackedLock:
         self._lock: Any = raw if raw is not None else _raw_lock()
         self._vc: dict[int, int] | None = None
         self._owner: ThreadState | None = None
-        self._acq: _runtime.Site | None = None
+        self._acq: tuple[Any, int] | None = None  # (frame, line) of the holder's acquire
         self.serial = next(_serials)
         self.name = f"{self._kind}#{self.serial} created at {site or _site_name(2)}"
 
@@ -79,9 +80,22 @@ class TrackedLock:
     def _enter(self, ts: ThreadState) -> None:
         ts.join(self._vc)
         self._owner = ts
-        self._acq = capture()
+        # Only the acquiring frame is kept: while the lock is held, that frame and its callers
+        # are still on the stack, so the full stack can be read when an edge needs it.
+        f = sys._getframe(2)
+        while f.f_globals is _G and f.f_back is not None:
+            f = f.f_back
+        self._acq = (f, f.f_lineno or 0)
         ts.held.append(self)
-        ts.lockset = frozenset(lock.serial for lock in ts.held)
+
+    def acquired_at(self) -> _runtime.Site | None:
+        """Where the holder took this lock: its thread and stack (while it is held)."""
+        acq, owner = self._acq, self._owner
+        if acq is None:
+            return None
+        frame, line = acq
+        rest = _runtime.walk(frame.f_back, _runtime.STACK_DEPTH - 1)
+        return (owner.name if owner is not None else "?", ((frame.f_code, line), *rest))
 
     def _leave(self) -> None:
         ts = thread_state()
@@ -89,8 +103,8 @@ class TrackedLock:
         owner = self._owner or ts
         if self in owner.held:
             owner.held.remove(self)
-            owner.lockset = frozenset(lock.serial for lock in owner.held)
         self._owner = None
+        self._acq = None
 
     def _acquire_raw(self, blocking: bool, timeout: float) -> bool:
         if self._lock.acquire(False):
@@ -211,17 +225,25 @@ def user_code(frame: Any) -> bool:
     return known
 
 
-def make_lock() -> Any:
-    """``threading.Lock()`` while active: tracked when user code creates it."""
-    if _active is not None and user_code(sys._getframe(1)):
-        return TrackedLock(site=_site_name(2))
-    return _raw_lock()
+class _LockFactory:
+    """``threading.Lock``/``RLock`` while active: tracked when user code creates the lock.
+
+    An instance, not a function, so that ``lock_class = threading.Lock`` as a class attribute
+    does not turn into a bound method (the builtin it replaces does not bind either).
+    """
+
+    def __init__(self, raw: Callable[..., Any], tracked: type[TrackedLock]) -> None:
+        self.raw = raw
+        self.tracked = tracked
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _active is not None and user_code(sys._getframe(1)):
+            return self.tracked(site=_site_name(2))
+        return self.raw(*args, **kwargs)
 
 
-def make_rlock(*args: Any, **kwargs: Any) -> Any:
-    if _active is not None and user_code(sys._getframe(1)):
-        return TrackedRLock(site=_site_name(2))
-    return _raw_rlock(*args, **kwargs)
+make_lock = _LockFactory(_raw_lock, TrackedLock)
+make_rlock = _LockFactory(_raw_rlock, TrackedRLock)
 
 
 # ---- sync objects that carry a clock in their __dict__ ----

@@ -1,9 +1,10 @@
 """The hang watchdog: reports threads that wait on each other longer than a limit.
 
 A background thread (started with ``_thread`` so it is invisible to ``threading`` and to the
-detector) looks at what every tracked thread is blocked on. It reports when a wait has lasted
-longer than the limit and either the lock waits form a cycle (a deadlock) or every tracked
-thread is waiting (nothing can make progress), with every thread's stack at that moment.
+detector) looks at what every tracked thread is blocked on. It reports when the lock waits
+form a cycle (a deadlock) and one has lasted longer than the limit, or when every tracked
+thread has been waiting for longer than the limit (nothing can make progress), with every
+thread's stack at that moment.
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ class Watchdog:
         try:
             interval = max(0.05, self.limit / 4)
             while not self._stop.acquire(True, interval):
-                self.check(time.monotonic())
+                try:
+                    self.check(time.monotonic())
+                except Exception:  # the watchdog must never take the run down
+                    continue
         finally:
             self._done.release()
 
@@ -53,7 +57,8 @@ class Watchdog:
         overdue = {i: w for i, w in waits.items() if now - w[1] >= self.limit}
         if not overdue:
             return
-        if not (_lock_cycle(tracked) or len(waits) == len(tracked)):
+        # every thread stuck for the whole limit (short waits are progress), or a lock cycle
+        if not (_lock_cycle(tracked) or len(overdue) == len(tracked)):
             return
         key = frozenset((i, w[1]) for i, w in waits.items())
         if key in self._seen:
