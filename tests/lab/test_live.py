@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from faultwise.lab import PolicyKey, StormSpec
 from faultwise.lab._live import LiveOptions, relabel
@@ -102,8 +103,8 @@ def test_config_drift_live_fails_on_the_instance_with_the_small_pool(tmp_path: P
     )
     assert (True, result.headline) == (result.outage, result.headline)
     sizes = {
-        p.stem: json.loads(p.read_text())["db"]["pool_size"]
-        for p in sorted((tmp_path / "configs").glob("*.json"))
+        p.stem: yaml.safe_load(p.read_text())["db"]["pool_size"]
+        for p in sorted((tmp_path / "configs").glob("*.yaml"))
     }
     assert {"payments-1": 20, "payments-2": 20, "payments-3": 2} == sizes
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from faultwise.lab._scenarios import Scenario, run_scenario_sim
 
@@ -62,7 +63,7 @@ def test_telemetry_and_truth_are_written_in_readable_formats(
 def test_config_drift_writes_one_config_per_instance(tmp_path: Path) -> None:
     run_scenario_sim(Scenario.CONFIG_DRIFT, defended=False, seed=1, out=tmp_path)
     sizes = {
-        p.stem: json.loads(p.read_text())["db"]["pool_size"]
-        for p in sorted((tmp_path / "configs").glob("*.json"))
+        p.stem: yaml.safe_load(p.read_text())["db"]["pool_size"]
+        for p in sorted((tmp_path / "configs").glob("*.yaml"))
     }
     assert {"payments-1": 20, "payments-2": 20, "payments-3": 2} == sizes

@@ -157,10 +157,6 @@ def _render(
         for note in result.notes:
             term.print(f"  [dim]{note}[/]")
         if verdict is not None:
-            if not verdict.available:
-                term.print(f"  [dim]diagnosis: {verdict.detail}[/]")
-            else:
-                found = "found the truth" if verdict.found_truth else "missed the truth"
-                term.print(f"  diagnosis: {verdict.pattern} @ {verdict.component}: {found}")
+            term.print(f"  {verdict.describe()}", markup=False)
         if result.out is not None:
             term.print(f"  [dim]telemetry: {result.out}[/]")

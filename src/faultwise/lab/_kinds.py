@@ -305,9 +305,11 @@ async def _price(pricing: Any, sku: str) -> bool:
 def build_payments(rt: Runtime) -> tuple[list[Route], list[Any]]:
     """``POST /payments``: a payment holds a database connection for its work. The pool's
     size and wait come from the instance's configuration file."""
+    import yaml
     from starlette.routing import Route
 
-    settings = json.loads(Path(rt.config["config_file"]).read_text(encoding="utf-8"))["db"]
+    text = Path(rt.config["config_file"]).read_text(encoding="utf-8")
+    settings = yaml.safe_load(text)["db"]
     db = _database(rt, int(settings["pool_size"]), float(settings["pool_timeout_s"]))
     hold = float(rt.config.get("work_s", 0.05))
 
@@ -366,7 +368,8 @@ def build_inventory(rt: Runtime) -> tuple[list[Route], list[Any]]:
     defended = bool(c.get("defended", False))
 
     async def reserve(request: Any) -> Any:
-        key = f"stock:{request.path_params['sku']}"
+        sku = request.path_params["sku"]
+        key = f"stock:{sku}"
 
         async def job() -> Any:
             async with db.pool.connection() as conn:
@@ -374,7 +377,7 @@ def build_inventory(rt: Runtime) -> tuple[list[Route], list[Any]]:
                     value, updated = await db.add(conn, key, -1, floor=0)
                     if not updated:
                         return _text("sold out", 409)
-                    log.info("reserved one unit", extra={"key": key, "stock": value})
+                    log.info("updated stock sku=%s qty=%d", sku, value)
                     return _text("reserved")
                 seen = await db.get(conn, key) or 0
                 if seen <= 0:
@@ -416,7 +419,7 @@ def _publish_route(rt: Runtime) -> Route:
             number = next(numbers)
             await queue.publish(json.dumps({"order": number}))
             published.inc()
-            log.info("published order.created", extra={"message_id": number})
+            log.info("published order.created message_id=%d", number)
             return _text("accepted", 202)
 
         return await _on_pool(rt, request, job)
@@ -443,21 +446,21 @@ def build_consumer(rt: Runtime) -> tuple[list[Route], list[Any]]:
                 continue
             number = json.loads(message.body)["order"]
             log.info(
-                "received order.created",
-                extra={"message_id": number, "redelivered": message.redelivered},
-            )
+                "received order.created message_id=%d", number,
+                extra={"redelivered": message.redelivered},
+            )  # fmt: skip
             if not defended:
                 await message.ack()
-                log.info("acked", extra={"message_id": number})
+                log.info("acked order.created message_id=%d", number)
             await asyncio.sleep(rt.work_time(float(c.get("work_s", 0.05))) / 2)
             if rt.rng.random() < crash_rate:
                 os._exit(1)  # killed mid-job: no log line, no exception, nothing flushed
             await asyncio.sleep(rt.work_time(float(c.get("work_s", 0.05))) / 2)
             processed.inc()
-            log.info("processed order.created", extra={"message_id": number})
+            log.info("processed order.created message_id=%d", number)
             if defended:
                 await message.ack()
-                log.info("acked", extra={"message_id": number})
+                log.info("acked order.created message_id=%d", number)
 
     rt.background.append(consume_forever)
     return [], []

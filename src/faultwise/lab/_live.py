@@ -30,7 +30,7 @@ from faultwise.lab._load import LiveCaller, LoadStats, open_loop
 from faultwise.lab._policies import NoRetries
 from faultwise.lab._procs import Cluster, ServiceProcess
 from faultwise.lab._sim import ClientPolicy, Recorder
-from faultwise.lab._telemetry import write_metrics_csv
+from faultwise.lab._telemetry import write_metrics_csv, write_restart_events
 
 __all__ = ["DEFAULT_RABBITMQ", "Edge", "LiveOptions", "LiveRun", "reachable"]
 
@@ -97,6 +97,7 @@ class LiveRun:
         self.services: dict[str, ServiceProcess] = {}
         self.supervised: set[str] = set()
         self.restarts: dict[str, int] = {}
+        self._restart_times: dict[str, list[tuple[int, int]]] = {}
         self.notes: list[str] = []
         self._cleanups: list[Callable[[], None]] = []
         self.rows: list[dict[str, Any]] = []
@@ -122,6 +123,9 @@ class LiveRun:
                     cleanup()
             if self.out is not None and self.rows:
                 write_metrics_csv(self.out / "metrics.csv", self.rows)
+            for name, times in self._restart_times.items():
+                if self.out is not None:
+                    write_restart_events(self.out, name, times)
 
     # -- processes --------------------------------------------------------------------------
 
@@ -345,6 +349,7 @@ class LiveRun:
         old = self.services[name]
         old.stop()
         self.restarts[name] = self.restarts.get(name, 0) + 1
+        self._restart_times.setdefault(name, []).append((time.time_ns(), self.restarts[name]))
         config = {**old.config, "incarnation": self.restarts[name]}
         new = self.services[name] = self.cluster.start(name, config)
         return new

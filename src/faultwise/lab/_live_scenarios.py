@@ -10,7 +10,6 @@ outage happens at any length (a leak is sized to drain the pool a third of the w
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 import time
@@ -22,7 +21,7 @@ from typing import Any
 from faultwise.lab._live import Edge, LiveOptions, LiveRun, _api, get_json
 from faultwise.lab._scenarios import Scenario, ScenarioResult
 from faultwise.lab._sim import Recorder
-from faultwise.lab._telemetry import write_truth
+from faultwise.lab._telemetry import payments_config, write_config, write_truth
 
 __all__ = ["LIVE_SCENARIOS", "run_scenario_live"]
 
@@ -173,16 +172,12 @@ def _config_drift(defended: bool, seed: int, out: Path | None, opts: LiveOptions
     duration = opts.duration or 30.0
     with _telemetry_dir(out) as folder, LiveRun(out, seed=seed, options=opts) as run:
         db = run.database({})
-        configs = folder / "configs"
-        configs.mkdir(parents=True, exist_ok=True)
         starts: dict[str, dict[str, Any]] = {}
         for i, size in enumerate((20, 20, 20 if defended else 2), start=1):
             instance = f"payments-{i}"
-            path = configs / f"{instance}.json"
-            settings = {"service": "payments", "instance": instance,
-                        "db": {"pool_size": size, "pool_timeout_s": 0.5},
-                        "http": {"timeout_s": 2.0}}  # fmt: skip
-            path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+            path = write_config(
+                folder / "configs" / f"{instance}.yaml", payments_config(instance, size)
+            )
             starts[instance] = {"kind": "payments", "name": "payments", "workers": 64, "db": db,
                                 "config_file": str(path), "work_s": 0.1}  # fmt: skip
         payments = run.start_many(starts)
@@ -260,7 +255,7 @@ def _race(defended: bool, seed: int, out: Path | None, opts: LiveOptions) -> Sce
 
 # -- silent failure -----------------------------------------------------------------------
 
-_MESSAGE_ID = re.compile(rb'"message":"(published|processed) order\.created".*?"message_id":(\d+)')
+_MESSAGE_ID = re.compile(rb'"message":"(published|processed) order\.created message_id=(\d+)"')
 
 
 def _message_ids(logs: Path, service: str, what: bytes) -> set[int]:

@@ -135,7 +135,10 @@ def run_storm_live(
                 if writer is not None:
                     writer.close()
     if out is not None:
-        write_truth(out, "retry_storm", "backend", scenario="retry-storm", policy=key.value)
+        write_truth(
+            out, "retry_storm", "backend", scenario="retry-storm", policy=key.value,
+            defended=key is PolicyKey.FAULTWISE_FULL,
+        )  # fmt: skip
     recorder = edge.recorder
     assert recorder is not None
     series = Series(

@@ -309,6 +309,8 @@ class ServiceSpec:
     queue: QueueOrder = QueueOrder.FIFO
     queue_limit: int | None = None
     shed_expired: bool = False
+    route: str = "GET /work"  # what its access log and spans call the endpoint
+    observed: bool = True  # False for a database: only its clients' spans show it
 
     @property
     def capacity(self) -> float:
@@ -398,7 +400,12 @@ class Service:
         return self._sample(self.sim.rng) * self.slowdown
 
     def submit(self, attempt: Attempt) -> None:
-        """An attempt arrives: a free worker takes it, else it waits (or is turned away)."""
+        """An attempt arrives: a free worker takes it, else it waits (or is turned away).
+
+        Its server span starts now, as a server's does when the request is read: time spent
+        waiting for a worker is the server's time, not the network's."""
+        if self.tracer is not None:
+            self.tracer.server_start(self, attempt)
         limiter = self.limiter
         if limiter is not None:
             attempt.admitted = limiter.try_acquire()
@@ -418,8 +425,14 @@ class Service:
 
     def _reject(self, attempt: Attempt) -> None:
         self.rejected += 1
-        self._limiter_done(attempt, True)
-        attempt.caller.reply(attempt, Outcome.REJECTED)
+        self._answer(attempt, Outcome.REJECTED)
+
+    def _answer(self, attempt: Attempt, outcome: Outcome) -> None:
+        """The server's answer: its span ends, the limiter learns, the caller hears."""
+        if self.tracer is not None:
+            self.tracer.server_end(self, attempt, outcome)
+        self._limiter_done(attempt, outcome is not Outcome.OK)
+        attempt.caller.reply(attempt, outcome)
 
     def _limiter_done(self, attempt: Attempt, dropped: bool) -> None:
         if self.limiter is not None and attempt.admitted is not None:
@@ -434,14 +447,11 @@ class Service:
         attempt.queued = False
         self.waiting -= 1
         self.shed += 1
-        self._limiter_done(attempt, True)
-        attempt.caller.reply(attempt, Outcome.REJECTED)
+        self._answer(attempt, Outcome.REJECTED)
 
     def _start(self, attempt: Attempt) -> None:
         sim = self.sim
         self.busy += 1
-        if self.tracer is not None:
-            self.tracer.server_start(self, attempt)
         if self.handler is not None:
             self.handler(self, attempt)
         else:
@@ -454,10 +464,7 @@ class Service:
         """The handler is done with ``attempt``: answer the caller, take the next one."""
         self.busy -= 1
         self.handled += 1
-        if self.tracer is not None:
-            self.tracer.server_end(self, attempt, outcome)
-        self._limiter_done(attempt, outcome is not Outcome.OK)
-        attempt.caller.reply(attempt, outcome)
+        self._answer(attempt, outcome)
         self._next()
 
     def _next(self) -> None:
@@ -505,9 +512,13 @@ class Caller:
         name: str = "client",
         recorder: Recorder | None = None,
         tracer: Any = None,
+        route: str | None = None,
+        quiet: bool = False,
     ) -> None:
         self.sim = sim
         self.target = target
+        self.route = route or target.spec.route
+        self.quiet = quiet  # users at the edge: they start traces but write no telemetry
         self.policy = policy
         self.timeout = timeout
         self.name = name
@@ -565,6 +576,8 @@ class Caller:
         sim = self.sim
         delay = self.policy.outcome(request.state, sim.now, outcome)
         if delay is not None and outcome is not Outcome.OK:
+            if self.tracer is not None:
+                self.tracer.retrying(self, request, outcome, delay)
             sim.at(sim.now + delay, self._attempt, request)
             return
         ok = outcome is Outcome.OK

@@ -17,6 +17,8 @@ from faultwise.lab._telemetry import LogWriter, SpanWriter, write_metrics_csv
 
 __all__ = ["SimTelemetry"]
 
+_STATUS = {Outcome.OK: 200, Outcome.REJECTED: 503, Outcome.ERROR: 500, Outcome.TIMEOUT: 504}
+
 
 class SimTelemetry:
     """Writes ``out/logs/<service>.jsonl``, ``out/spans.csv`` and ``out/metrics.csv``."""
@@ -58,28 +60,48 @@ class SimTelemetry:
         return trace  # type: ignore[no-any-return]
 
     def client_start(self, caller: Caller, attempt: Attempt) -> None:
-        attempt.span_id = int(self._ids.getrandbits(63))
+        attempt.span_id = 0 if caller.quiet else int(self._ids.getrandbits(63)) or 1
         self._trace(attempt)
 
     def client_end(self, caller: Caller, attempt: Attempt, outcome: Outcome) -> None:
-        trace_id, parent, request_id = self._trace(attempt)
-        span_id = format(attempt.span_id, "016x")
+        if caller.quiet:
+            return
+        trace_id, parent, _ = self._trace(attempt)
         sim = self.sim
+        method, _, path = caller.route.partition(" ")
         self.spans.span(
-            trace_id, span_id, parent, caller.name, f"call {caller.target.name}", "client",
+            trace_id, format(attempt.span_id, "016x"), parent, caller.name,
+            f"{method} {caller.target.name}{path}", "client",
             sim.wall_ns(attempt.sent), sim.wall_ns(),
             "ok" if outcome is Outcome.OK else "error", caller.target.name,
         )  # fmt: skip
-        if outcome is not Outcome.OK:
-            self.log(
-                caller.name, "WARN", f"call to {caller.target.name} failed: {outcome.value}",
-                trace_id=trace_id, span_id=span_id, request_id=request_id,
-                peer=caller.target.name, attempt=attempt.number, outcome=outcome.value,
-                duration_s=round(sim.now - attempt.sent, 6),
-            )  # fmt: skip
+
+    def retrying(self, caller: Caller, request: Any, outcome: Outcome, delay: float) -> None:
+        """A failed attempt will be retried after ``delay`` s (the client's retry line)."""
+        if request.trace is None or caller.quiet:
+            return
+        trace_id, _, request_id = request.trace
+        self.log(
+            caller.name, "WARN",
+            f"attempt {request.attempts} to {caller.target.name} failed ({outcome.value}), "
+            f"retrying in {delay:.3f} s",
+            trace_id=trace_id, request_id=request_id, attempt=request.attempts,
+            outcome=outcome.value, peer=caller.target.name,
+        )  # fmt: skip
 
     def server_start(self, service: Service, attempt: Attempt) -> None:
-        self._served[id(attempt)] = (self.new_id(), self.sim.now)
+        if service.spec.observed:
+            self._served[id(attempt)] = (self.new_id(), self.sim.now)
+
+    def ids(self, attempt: Attempt) -> dict[str, str]:
+        """The trace, span and request ids of the request ``attempt`` is serving (for the
+        lines a handler logs, as faultwise.observe's logging adds them)."""
+        trace_id, _, request_id = self._trace(attempt)
+        span = self.server_span(attempt)
+        out = {"trace_id": trace_id, "request_id": request_id}
+        if span:
+            out["span_id"] = span
+        return out
 
     def server_span(self, attempt: Attempt) -> str | None:
         """The server span id of ``attempt`` while it is being handled (for child calls)."""
@@ -87,24 +109,33 @@ class SimTelemetry:
         return served[0] if served else None
 
     def server_end(self, service: Service, attempt: Attempt, outcome: Outcome) -> None:
-        span_id, started = self._served.pop(id(attempt), (self.new_id(), self.sim.now))
+        """The server span and access-log line, as faultwise.observe's middleware writes
+        them (``GET /work 200`` with the route, the status and the duration)."""
+        served = self._served.pop(id(attempt), None)
+        if served is None:
+            return  # a database: only its clients' spans show it
+        span_id, started = served
         trace_id, _, request_id = self._trace(attempt)
         sim = self.sim
-        ok = outcome is Outcome.OK
+        status = _STATUS[outcome]
+        route = attempt.caller.route
+        parent = format(attempt.span_id, "016x") if attempt.span_id else None
         self.spans.span(
-            trace_id, span_id, format(attempt.span_id, "016x"), service.name, "handle",
-            "server", sim.wall_ns(started), sim.wall_ns(), "ok" if ok else "error",
+            trace_id, span_id, parent, service.name, route,
+            "server", sim.wall_ns(started), sim.wall_ns(), "ok" if status < 500 else "error",
         )  # fmt: skip
+        method, _, path = route.partition(" ")
         self.log(
-            service.name, "INFO" if ok else "ERROR",
-            "request handled" if ok else f"request failed: {outcome.value}",
+            service.name, "INFO" if status < 500 else "ERROR", f"{route} {status}",
             trace_id=trace_id, span_id=span_id, request_id=request_id,
-            status=200 if ok else 500, duration_s=round(sim.now - started, 6),
-            attempt=attempt.number, caller_gave_up=attempt.done,
+            logger="faultwise.access",
+            **{"http.request.method": method, "url.path": path, "http.route": path,
+               "http.response.status_code": status,
+               "http.server.request.duration": round(sim.now - started, 6)},
         )  # fmt: skip
 
     def request_end(self, caller: Caller, request: Any, ok: bool) -> None:
-        if ok or request.trace is None:
+        if ok or request.trace is None or caller.quiet:
             return
         trace_id, _, request_id = request.trace
         self.log(

@@ -201,7 +201,10 @@ def run_storm_sim(
         sim.run(until=spec.duration + drain)
     if tel is not None and out is not None:
         tel.close()
-        write_truth(out, "retry_storm", "backend", scenario="retry-storm", policy=key.value)
+        write_truth(
+            out, "retry_storm", "backend", scenario="retry-storm", policy=key.value,
+            defended=key is PolicyKey.FAULTWISE_FULL,
+        )  # fmt: skip
     series = Series(
         offered=recorder.offered,
         ok=recorder.ok,

@@ -24,8 +24,11 @@ __all__ = [
     "SpanWriter",
     "new_span_id",
     "new_trace_id",
+    "payments_config",
     "rfc3339_ns",
+    "write_config",
     "write_metrics_csv",
+    "write_restart_events",
     "write_truth",
 ]
 
@@ -177,4 +180,44 @@ def write_truth(out: Path, pattern: str, component: str, **extra: Any) -> Path:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"pattern": pattern, "component": component, **extra}, indent=2))
     os.replace(tmp, path)
+    return path
+
+
+def write_restart_events(out: Path, service: str, restarts: Iterable[tuple[int, int]]) -> None:
+    """``DIR/events.json``: the restarts an orchestrator saw, as ``kubectl get events -o
+    json`` lists them (``(wall ns, restart count)`` each; the container exited with code 1)."""
+    items = [
+        {
+            "kind": "Event",
+            "type": "Warning",
+            "reason": "BackOff",
+            "message": f"Back-off restarting failed container {service} in pod {service}-0 "
+            f"(restart {count}, last state: terminated, exit code 1)",
+            "involvedObject": {"kind": "Pod", "name": f"{service}-0"},
+            "lastTimestamp": rfc3339_ns(ns),
+            "count": count,
+        }
+        for ns, count in restarts
+    ]
+    if items:
+        path = out / "events.json"
+        path.write_text(json.dumps({"kind": "List", "items": items}, indent=2) + "\n")
+
+
+def payments_config(instance: str, pool_size: int) -> dict[str, Any]:
+    """One payments instance's configuration file (config-drift differs in ``pool_size``)."""
+    return {
+        "service": "payments",
+        "instance": instance,
+        "db": {"pool_size": pool_size, "pool_timeout_s": 0.5},
+        "http": {"timeout_s": 2.0},
+    }
+
+
+def write_config(path: Path, settings: Mapping[str, Any]) -> Path:
+    """A YAML configuration file, as a deployment ships one per instance."""
+    import yaml
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(dict(settings), sort_keys=False), encoding="utf-8")
     return path
