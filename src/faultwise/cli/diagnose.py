@@ -13,6 +13,7 @@ from faultwise.cli._exit import ExitCode
 
 if TYPE_CHECKING:
     from faultwise.diagnose import Diagnosis
+    from faultwise.diagnose._sql import Dialect
     from faultwise.telemetry import ProgressHook, Reject, Store
 
 HELP = "find the failure pattern and root cause of an incident from its telemetry"
@@ -22,8 +23,11 @@ Kubernetes events and configuration files (YAML, TOML, INI, .env; or anything un
 directory), in any mix; gzip and zstd are read too. Compare with what normal looked like:
 --baseline PATH... (telemetry from a healthy period) or --baseline-window START..END (a healthy
 part of the same data; times as 2026-03-04T10:00:00Z, epoch seconds, or 10:00 on the data's
-first day). Without either, the first quarter of the data is taken as normal. Exit codes: 0
-nothing found, 1 a root cause was found, 2 bad usage or unreadable input."""
+first day). Without either, the first quarter of the data is taken as normal. With --clickhouse
+URL --since T1 --until T2 the telemetry is read where the OpenTelemetry Collector's ClickHouse
+exporter wrote it (URL http://host:8123/database, or chdb:PATH), and PATHs are configuration
+files only. Exit codes: 0 nothing found, 1 a root cause was found, 2 bad usage or unreadable
+input."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.epilog = _EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="incident files or directories")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="incident files or directories")
     base = parser.add_mutually_exclusive_group()
     base.add_argument(
         "--baseline", nargs="+", metavar="PATH", help="telemetry from a healthy period"
@@ -66,22 +70,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--show-rejects", action="store_true", help="list input lines that could not be read"
     )
+    clickhouse = parser.add_argument_group("ClickHouse (the OpenTelemetry Collector's exporter)")
+    clickhouse.add_argument(
+        "--clickhouse", metavar="URL", help="read the telemetry from ClickHouse instead of PATHs"
+    )
+    clickhouse.add_argument("--since", metavar="TIME", help="start of the incident window")
+    clickhouse.add_argument("--until", metavar="TIME", help="end of the incident window")
 
 
 def run(args: argparse.Namespace) -> int:
     from faultwise.diagnose import diagnose, parse_window
 
     window = parse_window(args.baseline_window) if args.baseline_window else None
-    with _load(args, args.paths, configs=args.config, db=args.db) as store:
+    dialect, store = _open(args)
+    with store:
         if args.baseline:
             with _load(args, args.baseline) as normal:
                 result = diagnose(store, baseline=normal)
         else:
             baseline = window.resolve(_first_ns(store)) if window else None
-            result = diagnose(store, baseline=baseline)
+            result = diagnose(store, baseline=baseline, dialect=dialect)
         rejects = store.summary.rejects if args.show_rejects else ()
     _render(args, result, rejects)
     return ExitCode.FOUND if result.root_cause else ExitCode.OK
+
+
+def _open(args: argparse.Namespace) -> tuple[Dialect, Store]:
+    """The incident's store: files read into DuckDB, or the exporter's tables in ClickHouse."""
+    from faultwise._errors import InputError
+    from faultwise.diagnose._sql import CLICKHOUSE, DUCKDB
+
+    if not args.clickhouse:
+        if not args.paths:
+            raise InputError("give the incident's files (PATH...) or --clickhouse URL")
+        return DUCKDB, _load(args, args.paths, configs=args.config, db=args.db)
+    from faultwise.diagnose._clickhouse import open_clickhouse
+
+    if not (args.since and args.until):
+        raise InputError("--clickhouse needs the incident window: --since TIME --until TIME")
+    if args.baseline or args.db:
+        raise InputError("with --clickhouse, use --baseline-window (not --baseline or --db)")
+    store = open_clickhouse(
+        args.clickhouse, since=args.since, until=args.until, configs=[*args.paths, *args.config]
+    )
+    return CLICKHOUSE, store
 
 
 def _load(
