@@ -1,0 +1,76 @@
+"""The analyser on ClickHouse (in-process through chDB) gives the DuckDB path's diagnosis on
+every golden incident, read from the OpenTelemetry Collector exporter's tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.diagnose.conftest import golden_incident
+from tests.diagnose.incidents import GOLDEN
+
+from faultwise.diagnose import diagnose, load_incident, split_inputs, to_json
+from faultwise.diagnose._clickhouse import ChdbConnection, open_clickhouse
+from faultwise.diagnose._sql import CLICKHOUSE
+from faultwise.telemetry import Store
+
+from .otel_clickhouse import export
+
+chdb_session = pytest.importorskip("chdb.session")
+
+COMPARED = ("root_cause", "ranking", "findings", "timeline")
+
+
+@pytest.fixture(scope="module")
+def golden_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("golden")
+
+
+@pytest.fixture(scope="module")
+def clickhouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One chDB server for the module (chDB allows one data directory per process)."""
+    session = chdb_session.Session(str(tmp_path_factory.mktemp("chdb")))
+    yield session
+    session.close()
+
+
+def data_range(store: Store) -> tuple[int, int]:
+    lo, hi = store.query(
+        "SELECT min(lo), max(hi) FROM ("
+        "SELECT min(ts_ns) AS lo, max(ts_ns) AS hi FROM logs UNION ALL "
+        "SELECT min(start_ns), max(end_ns) FROM spans UNION ALL "
+        "SELECT min(ts_ns), max(ts_ns) FROM samples UNION ALL "
+        "SELECT min(ts_ns), max(ts_ns) FROM changes) r"
+    )[0]
+    return int(lo), int(hi) + 1
+
+
+def comparable(doc: dict[str, Any]) -> dict[str, Any]:
+    inputs = doc["inputs"]
+    return {
+        **{k: doc[k] for k in COMPARED},
+        "inputs": {k: inputs[k] for k in ("rows", "services", "window")},
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_clickhouse_and_duckdb_give_the_same_diagnosis(
+    golden_root: Path, clickhouse: Any, name: str
+) -> None:
+    folder, expected = golden_incident(golden_root, name)
+    with load_incident([str(folder)]) as store:
+        on_duckdb = to_json(diagnose(store))
+        export(store, clickhouse, database=name)
+        since, until = data_range(store)
+    _, configs = split_inputs([str(folder)])
+    connection = ChdbConnection(clickhouse, database=name)
+    with open_clickhouse(connection, since=since, until=until, configs=configs) as store:
+        on_clickhouse = to_json(diagnose(store, dialect=CLICKHOUSE))
+    assert comparable(on_duckdb) == comparable(on_clickhouse)
+    assert (expected.component, expected.pattern) == (
+        on_clickhouse["root_cause"]["component"],
+        on_clickhouse["root_cause"]["pattern"],
+    )
