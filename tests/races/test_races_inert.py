@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
+import queue
 import subprocess
 import sys
 import threading
@@ -28,35 +30,43 @@ def test_importing_the_plugin_loads_no_detector_module() -> None:
     assert "['faultwise.races', 'faultwise.races.plugin']" == out.stdout.strip()
 
 
-INSIDE = """
-import _thread, queue, sys, threading
+def patch_state() -> list[int]:
+    """Identities of what the detector patches, and how many of its finders are installed."""
+    return [
+        id(threading.Lock),
+        id(threading.Thread.start),
+        id(queue.Queue.put),
+        sum("faultwise" in type(f).__module__ for f in sys.meta_path),
+    ]
 
-def test_nothing_is_patched_or_hooked():
-    assert threading.Lock is _thread.allocate_lock
-    assert threading.Thread.start.__module__ == "threading"
-    assert queue.Queue.put.__module__ == "queue"
-    assert not [f for f in sys.meta_path if "faultwise" in type(f).__module__]
+
+INSIDE = f"""
+import json, os
+from {__name__} import patch_state
+
+def test_record_state():
+    with open(os.environ["FAULTWISE_STATE"], "w") as f:
+        json.dump(patch_state(), f)
 """
 
 
-def test_a_run_without_races_is_untouched(pytester_ini: pytest.Pytester) -> None:
-    pytester = pytester_ini
-    pytester.makepyfile(test_inside=INSIDE)
-    result = pytester.runpytest("-p", "no:cacheprovider", "-W", "error")
+def test_a_run_without_races_patches_and_hooks_nothing(
+    pytester_ini: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # compared with the state outside (itself patched when this suite runs under --races)
+    state = pytester_ini.path / "state.json"
+    monkeypatch.setenv("FAULTWISE_STATE", str(state))
+    pytester_ini.makepyfile(test_inside=INSIDE)
+    result = pytester_ini.runpytest("-p", "no:cacheprovider", "-W", "error")
     result.assert_outcomes(passed=1)
+    assert patch_state() == json.loads(state.read_text())
     assert "faultwise races" not in result.stdout.str()
 
 
 def test_a_run_with_races_restores_everything_afterwards(pytester_ini: pytest.Pytester) -> None:
-    start, lock, put = threading.Thread.start, threading.Lock, __import__("queue").Queue.put
-    pytester = pytester_ini
-    pytester.makepyfile(test_inside="def test_ok():\n    assert True\n")
-    result = pytester.runpytest("--races", "-p", "no:cacheprovider")
+    before = patch_state()
+    pytester_ini.makepyfile(test_inside="def test_ok():\n    assert True\n")
+    result = pytester_ini.runpytest("--races", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
-    assert (start, lock, put) == (
-        threading.Thread.start,
-        threading.Lock,
-        __import__("queue").Queue.put,
-    )
-    assert not [f for f in sys.meta_path if "faultwise" in type(f).__module__]
+    assert before == patch_state()
     result.stdout.fnmatch_lines(["*faultwise races: 0 findings*"])

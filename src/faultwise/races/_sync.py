@@ -314,12 +314,18 @@ class Patches:
 
 
 def install(patches: Patches) -> None:
-    """Apply every happens-before patch (idempotent per detector via ``patches``)."""
+    """Apply every happens-before patch, unless an outer detector already did.
+
+    The wrappers ask :data:`_active` which detector to inform, so one set serves nested
+    detectors; wrapping twice would run each edge twice (and a thread would start twice).
+    """
     import asyncio.base_events
     import concurrent.futures
     import queue
     import threading
 
+    if threading.Lock is make_lock:
+        return
     patches.set(threading, "Lock", make_lock)
     patches.set(threading, "RLock", make_rlock)
     _patch_thread(patches, threading.Thread)
