@@ -352,3 +352,33 @@ def test_many_threads_reading_one_location_concurrently_is_neither_a_race_nor_an
         assert [9000] * 8 == load_module("hb_readers", READERS).run()
     report = detector.report()
     assert ((), ()) == (report.findings, report.internal_errors)
+
+
+SIGNAL_LOCK = """
+import threading
+
+guard = threading.Lock()
+
+class Waiter:
+    def __init__(self):
+        self.wake = threading.Lock()
+        self.wake.acquire()  # held until another thread releases it: a signal, not a mutex
+
+def run():
+    with guard:
+        waiter = Waiter()  # guard -> wake
+    t = threading.Thread(target=waiter.wake.release)
+    t.start()
+    waiter.wake.acquire(timeout=5)
+    with guard:  # wake (still "held") -> guard
+        pass
+    t.join()
+"""
+
+
+def test_a_lock_used_as_a_signal_between_threads_is_not_a_lock_order_inversion(
+    load_module: Loader, tmp_path: Path
+) -> None:
+    with detect_races(roots=[tmp_path], hang_timeout=0) as detector:
+        load_module("hb_signal_lock", SIGNAL_LOCK).run()
+    assert [] == list(detector.report().findings)

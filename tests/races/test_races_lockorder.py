@@ -10,6 +10,7 @@ class FakeLock:
     def __init__(self, serial: int) -> None:
         self.serial = serial
         self.name = f"L{serial}"
+        self.signal = False
 
     def acquired_at(self) -> tuple[str, tuple[()]]:
         return ("main", ())

@@ -146,6 +146,9 @@ class RaceDetector:
     def lock_acquiring(self, lock: _sync.TrackedLock, ts: _runtime.ThreadState) -> None:
         self._graph.acquiring(lock, ts)
 
+    def lock_is_signal(self, lock: _sync.TrackedLock) -> None:
+        self._graph.signal(lock.serial)
+
     # ---- sink: findings from the recorders ----
     def race(  # noqa: PLR0917 - called positionally from the hot path
         self, obj: object, key: object, table: int, prev: Site, prev_write: bool, write: bool

@@ -39,16 +39,24 @@ class LockOrderGraph:
         self.on_cycle = on_cycle
         self.succ: dict[int, dict[int, Edge]] = {}
         self.reported: set[frozenset[tuple[int, int]]] = set()
+        self.signals: set[int] = set()
 
     def clear(self) -> None:
         self.succ.clear()
         self.reported.clear()
 
+    def signal(self, serial: int) -> None:
+        """This lock is used as a signal: forget its edges and never report through it."""
+        self.signals.add(serial)
+        self.succ.pop(serial, None)
+
     def acquiring(self, lock: Any, ts: ThreadState) -> None:
         site: Site | None = None
+        if lock.signal:
+            return
         held_now = list(ts.held)
         for held in held_now:
-            if held is lock:
+            if held is lock or held.signal:
                 continue
             out = self.succ.setdefault(held.serial, {})
             edge = out.get(lock.serial)
@@ -91,7 +99,7 @@ class LockOrderGraph:
                 continue
             seen = {e.src for e in path}
             for nxt, e in self.succ.get(node, {}).items():
-                if nxt not in seen and nxt != start:
+                if nxt not in seen and nxt != start and nxt not in self.signals:
                     stack.append((nxt, [*path, e]))
         return found
 

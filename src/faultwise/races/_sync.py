@@ -41,6 +41,8 @@ class Hooks(Protocol):
 
     def thread_joined(self, thread: Any) -> None: ...
 
+    def lock_is_signal(self, lock: TrackedLock) -> None: ...
+
 
 _active: Hooks | None = None
 
@@ -59,7 +61,7 @@ def _site_name(depth: int) -> str:
 class TrackedLock:
     """A ``threading.Lock`` that carries a vector clock and takes part in the lock-order graph."""
 
-    __slots__ = ("__weakref__", "_acq", "_lock", "_owner", "_vc", "name", "serial")
+    __slots__ = ("__weakref__", "_acq", "_lock", "_owner", "_vc", "name", "serial", "signal")
     _kind = "Lock"
 
     def __init__(self, raw: Any = None, site: str = "") -> None:
@@ -68,6 +70,9 @@ class TrackedLock:
         self._owner: ThreadState | None = None
         self._acq: tuple[Any, int] | None = None  # (frame, line) of the holder's acquire
         self.serial = next(_serials)
+        # A lock released by another thread, or taken again by its holder, is a signal
+        # (a binary semaphore), not mutual exclusion: it takes no part in the lock order.
+        self.signal = False
         self.name = f"{self._kind}#{self.serial} created at {site or _site_name(2)}"
 
     def __repr__(self) -> str:
@@ -101,10 +106,17 @@ class TrackedLock:
         ts = thread_state()
         self._vc = ts.release_copy()
         owner = self._owner or ts
+        if owner is not ts:
+            self._signals()
         if self in owner.held:
             owner.held.remove(self)
         self._owner = None
         self._acq = None
+
+    def _signals(self) -> None:
+        if not self.signal and _active is not None:
+            self.signal = True
+            _active.lock_is_signal(self)
 
     def _acquire_raw(self, blocking: bool, timeout: float) -> bool:
         if self._lock.acquire(False):
@@ -124,6 +136,8 @@ class TrackedLock:
             return bool(self._lock.acquire(blocking, timeout))
         ts = thread_state()
         if blocking and ts.held:
+            if self._owner is ts and type(self) is TrackedLock:
+                self._signals()  # waiting for another thread to release it
             hooks.lock_acquiring(self, ts)
         if not self._acquire_raw(blocking, timeout):
             return False
