@@ -494,3 +494,16 @@ def test_adopt_takes_a_state_decided_elsewhere_with_an_event() -> None:
 
 def test_repr_shows_name_and_state() -> None:
     assert "CircuitBreaker(name='db', state=closed)" == repr(CircuitBreaker(name="db"))
+
+
+async def test_slow_async_calls_are_recorded_as_slow() -> None:
+    clock = FakeClock()
+    breaker = small_breaker(clock, slow_call_rate=0.5, slow_call_duration=1.0)
+
+    async def slow() -> str:
+        clock.advance(2.0)
+        return "ok"
+
+    for _ in range(4):
+        await Policy(breaker).run_async(slow)
+    assert (OPEN, 1.0) == (breaker.state, breaker.snapshot().window.slow_call_rate)

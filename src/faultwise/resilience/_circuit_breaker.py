@@ -401,7 +401,11 @@ class CircuitBreaker(Strategy):
         except BaseException:  # cancelled: the probe slot goes back
             self.release(permit)
             raise
-        self.on_success(permit, now() - start)
+        duration = now() - start
+        if duration < self._slow and permit == self._epoch and self._state is _CLOSED:
+            self._record_fast()
+        else:
+            self.on_success(permit, duration)
         return result
 
     def __repr__(self) -> str:
