@@ -2,7 +2,7 @@
 
     python bench/lab.py --mode sim --json        # the keys, virtual time (seconds)
     python bench/lab.py --mode both              # sim and live tables in one run
-    python bench/lab.py --mode live --quick      # a shorter, scaled-down live run
+    python bench/lab.py --mode live --quick      # the demo's scaled-down storm, live
 
 Scenario (the loopback pilot): 140 requests/s open loop; a service of 4 workers at 20 ms
 (200/s); for 10 s the service time triples (67/s); 1 s timeout per attempt; up to 3 retries.
@@ -114,11 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode in ("sim", "both"):
         out["sim"] = run_sim(spec, args.seed)
     if args.mode in ("live", "both"):
-        live_spec = StormSpec(rate=70.0, workers=2, duration=30.0, trigger_at=5.0, trigger_for=6.0)
+        # live at the pilot's own scale, so the two tables compare the same scenario;
+        # --quick runs the demo's scaled-down storm (70 req/s, 6 s trigger, 28 s)
+        live_spec = spec
         if args.quick:
-            live_spec = StormSpec(
-                rate=70.0, workers=2, duration=20.0, trigger_at=4.0, trigger_for=5.0
-            )
+            from faultwise.lab._demo import DEMO_SPEC
+
+            live_spec = DEMO_SPEC
         out["live"] = run_live(live_spec, args.seed)
         out["live_spec"] = {
             "rate": live_spec.rate,
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             print()
             print(
                 table(
-                    f"retry storm, live on 127.0.0.1 (scaled: {s['rate']:.0f} rps offered, "
+                    f"retry storm, live on 127.0.0.1 ({s['rate']:.0f} rps offered, "
                     f"capacity {s['capacity']:.0f} -> {s['degraded_capacity']} rps for "
                     f"{s['trigger_for']:.0f} s, {s['duration']:.0f} s per run)",
                     out["live"],

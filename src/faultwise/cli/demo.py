@@ -8,7 +8,7 @@ from pathlib import Path
 
 from faultwise.cli._exit import ExitCode
 
-HELP = "a retry storm live on 127.0.0.1, without then with defenses, then its diagnosis (~70 s)"
+HELP = "a retry storm live on 127.0.0.1, without then with defenses, then its diagnosis (~75 s)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from faultwise._errors import require
 
-    for module in ("starlette", "uvicorn", "httpx"):
+    for module in ("starlette", "uvicorn"):
         require(module, "lab")
     from faultwise.cli._output import console, emit_json
     from faultwise.lab._dashboard import live_dashboard, summary_table
@@ -30,25 +30,17 @@ def run(args: argparse.Namespace) -> int:
 
     out: Path = args.out or Path(tempfile.mkdtemp(prefix="faultwise-demo-"))
     if args.json:
-        result = run_demo(out, seed=args.seed)
-        emit_json(result.as_json())
+        emit_json(run_demo(out, seed=args.seed).as_json())
         return ExitCode.OK
     term = console()
     term.print("[bold]faultwise demo[/]: a retry storm on 127.0.0.1, without then with defenses")
     term.print(f"[dim]{SCALE_NOTE}[/]")
     with live_dashboard(term, "live (offered load is open loop: it never slows down)") as update:
         result = run_demo(out, seed=args.seed, on_tick=update)
-    term.print(summary_table(result.runs, result.verdicts))
-    without, with_defenses = result.runs
-    term.print(
-        f"without defenses: goodput {without.summary.goodput_after:.0%} in the last 10 s, "
-        f"{without.summary.attempts_per_request:.2f} attempts per request; "
-        f"with defenses: goodput {with_defenses.summary.goodput_after:.0%}, "
-        f"{with_defenses.summary.attempts_per_request:.2f} attempts per request"
-    )
-    for verdict in result.verdicts:
-        if verdict.detail:
-            term.print(f"[dim]diagnosis: {verdict.detail}[/]")
+    term.print(summary_table(result.runs))
+    term.print(result.headline(), markup=False)
+    term.print(result.verdict.describe(), markup=False)
     term.print(f"telemetry: {result.out}")
     term.print(f"report: {result.report}")
+    term.print(f"[dim]side by side: {result.comparison}[/]")
     return ExitCode.OK

@@ -6,7 +6,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from faultwise.lab._diagnose import Verdict
 from faultwise.lab._live_storm import Tick
 from faultwise.lab._storm import POLICY_LABELS, StormResult
 
@@ -50,25 +49,17 @@ def live_dashboard(console: Any, title: str) -> Iterator[Any]:
         yield update
 
 
-def summary_table(results: Sequence[StormResult], verdicts: Sequence[Verdict | None] = ()) -> Any:
+def summary_table(results: Sequence[StormResult]) -> Any:
     """The headline numbers of each run, one row per policy."""
     from rich.table import Table
 
     table = Table(title="retry storm", title_justify="left")
     for column in ("policy", "goodput during trigger", "recovery after trigger",
-                   "attempts/request", "p99", "goodput, last 10 s", "diagnosis"):  # fmt: skip
-        table.add_column(column, justify="left" if column in ("policy", "diagnosis") else "right")
-    padded = list(verdicts) + [None] * (len(results) - len(verdicts))
-    for result, verdict in zip(results, padded, strict=True):
+                   "attempts/request", "p99", "goodput, last 10 s"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "policy" else "right")
+    for result in results:
         s = result.summary
         recovery = "[bold red]never[/]" if s.recovery_s is None else f"{s.recovery_s:.0f} s"
-        if verdict is None:
-            diagnosis = "-"
-        elif not verdict.available:
-            diagnosis = "not available"
-        else:
-            mark = "[green]found the truth[/]" if verdict.found_truth else "[red]missed[/]"
-            diagnosis = f"{verdict.pattern} @ {verdict.component}: {mark}"
         table.add_row(
             POLICY_LABELS[result.policy],
             f"{s.goodput_during:.0%} of capacity",
@@ -76,6 +67,5 @@ def summary_table(results: Sequence[StormResult], verdicts: Sequence[Verdict | N
             f"{s.attempts_per_request:.2f}",
             f"{s.p99_s:.2f} s",
             f"{s.goodput_after:.0%}",
-            diagnosis,
         )
     return table

@@ -41,17 +41,38 @@ SCALE_NOTE = (
 
 @dataclass(frozen=True, slots=True)
 class DemoResult:
+    """Both runs, the diagnosis of the outage, and where everything was written."""
+
     runs: tuple[StormResult, ...]
-    verdicts: tuple[Verdict, ...]
+    verdict: Verdict
     out: Path
     report: Path
+    comparison: Path
     note: str = SCALE_NOTE
+
+    def headline(self) -> str:
+        """The numbers a person reads first."""
+        without, with_defenses = (r.summary for r in self.runs)
+        recovered = (
+            "never recovered" if with_defenses.recovery_s is None
+            else f"recovered {with_defenses.recovery_s:.0f} s after the trigger"
+        )  # fmt: skip
+        return (
+            f"without defenses: {without.goodput_after:.0%} goodput in the last 10 s, "
+            f"{without.attempts_per_request:.2f} attempts per request"
+            + (", never recovered" if without.recovery_s is None else "")
+            + f"; with defenses: {with_defenses.goodput_after:.0%} goodput, "
+            f"{with_defenses.attempts_per_request:.2f} attempts per request, {recovered}"
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
             "note": self.note,
             "out": str(self.out),
             "report": str(self.report),
+            "comparison": str(self.comparison),
+            "headline": self.headline(),
+            "diagnosis": self.verdict.as_json(),
             "runs": [
                 {
                     "policy": r.policy.value,
@@ -60,9 +81,8 @@ class DemoResult:
                     "goodput_after": round(r.summary.goodput_after, 3),
                     "max_queue": r.max_queue,
                     "telemetry": str(self.out / r.policy.value),
-                    "diagnosis": v.as_json(),
                 }
-                for r, v in zip(self.runs, self.verdicts, strict=True)
+                for r in self.runs
             ],
         }
 
@@ -74,17 +94,20 @@ def run_demo(
     spec: StormSpec = DEMO_SPEC,
     on_tick: Callable[[Tick], None] | None = None,
 ) -> DemoResult:
-    """Run both halves of the demo, diagnose each, and write ``out/report.html``."""
-    runs: list[StormResult] = []
-    verdicts: list[Verdict] = []
-    for key in DEMO_RUNS:
-        run_dir = out / key.value
-        runs.append(run_storm_live(spec, key, seed=seed, out=run_dir, on_tick=on_tick))
-        verdicts.append(diagnose_run(run_dir, html=run_dir / "diagnosis.html"))
-    report = write_run_report(
-        out / "report.html",
+    """Run both halves, diagnose the outage (``out/report.html``, the analyser's report)
+    and write the side-by-side page (``out/comparison.html``)."""
+    runs = tuple(
+        run_storm_live(spec, key, seed=seed, out=out / key.value, on_tick=on_tick)
+        for key in DEMO_RUNS
+    )
+    report = out / "report.html"
+    verdict = diagnose_run(
+        out / DEMO_RUNS[0].value, html=report, title="faultwise demo: the retry storm, diagnosed"
+    )
+    comparison = write_run_report(
+        out / "comparison.html",
         "faultwise demo: a retry storm, without and with defenses",
         runs,
-        notes=[SCALE_NOTE, *(v.detail for v in verdicts if v.detail)],
+        notes=[SCALE_NOTE, verdict.describe()],
     )
-    return DemoResult(tuple(runs), tuple(verdicts), out, report)
+    return DemoResult(runs, verdict, out, report, comparison)

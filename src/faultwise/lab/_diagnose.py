@@ -2,8 +2,12 @@
 
 The lab reads its own output the way a person would with ``faultwise diagnose DIR``: every
 telemetry file under the run's directory (logs, spans, scraped metrics, the per-second
-metrics table, configuration files) through :func:`faultwise.diagnose.load_incident`, then
-:func:`faultwise.diagnose.diagnose`. ``truth.json`` and the processes' stderr are left out.
+metrics table, configuration files, orchestrator events) through
+:func:`faultwise.diagnose.load_incident`, then :func:`faultwise.diagnose.diagnose`.
+``truth.json`` and the processes' stderr are left out. When the fault came after a steady
+state (the retry storm's trigger, the slow database), that window is the baseline, as a
+person would give it with ``--baseline-window``; only the pattern and the component are
+compared with the truth.
 """
 
 from __future__ import annotations
@@ -81,12 +85,14 @@ def diagnose_run(out: Path, *, html: Path | None = None, title: str | None = Non
     truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
     pattern, component = truth["pattern"], truth["component"]
     defended = bool(truth.get("defended", False))
+    steady = truth.get("steady_state")
     started = time.perf_counter()
     try:
-        from faultwise.diagnose import diagnose, load_incident, render_html
+        from faultwise.diagnose import Window, diagnose, load_incident, render_html
 
+        baseline = Window(int(steady["start_ns"]), int(steady["end_ns"])) if steady else None
         with load_incident(telemetry_paths(out)) as store:
-            result = diagnose(store)
+            result = diagnose(store, baseline=baseline)
         if html is not None:
             html.write_text(
                 render_html(result, title=title or f"faultwise lab: {out.name}"), encoding="utf-8"

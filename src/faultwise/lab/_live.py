@@ -102,6 +102,7 @@ class LiveRun:
         self._cleanups: list[Callable[[], None]] = []
         self.rows: list[dict[str, Any]] = []
         self.t0 = 0.0
+        self.wall_t0_ns = 0
 
     def __enter__(self) -> LiveRun:
         if self.out is not None:
@@ -116,6 +117,7 @@ class LiveRun:
         tb: TracebackType | None,
     ) -> None:
         try:
+            self._quiesce()
             self.cluster.__exit__(exc_type, exc, tb)
         finally:
             for cleanup in reversed(self._cleanups):
@@ -126,6 +128,20 @@ class LiveRun:
             for name, times in self._restart_times.items():
                 if self.out is not None:
                     write_restart_events(self.out, name, times)
+
+    def _quiesce(self) -> None:
+        """Ask every service to stop writing telemetry before it is stopped."""
+
+        async def all_of_them() -> None:
+            async def one(url: str) -> None:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(1.0):
+                        await post_json(url, "/_lab/quiesce", {})
+
+            await asyncio.gather(*(one(s.url) for s in self.services.values()))
+
+        if self.out is not None and self.services:
+            asyncio.run(all_of_them())
 
     # -- processes --------------------------------------------------------------------------
 
@@ -266,6 +282,7 @@ class LiveRun:
     ) -> None:
         seconds = int(duration + drain) + 2
         self.t0 = time.monotonic()
+        self.wall_t0_ns = time.time_ns()
         clients: list[HttpClient] = []
         for edge in edges:
             edge.recorder = Recorder(seconds)

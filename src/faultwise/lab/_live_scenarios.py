@@ -21,7 +21,7 @@ from typing import Any
 from faultwise.lab._live import Edge, LiveOptions, LiveRun, _api, get_json
 from faultwise.lab._scenarios import Scenario, ScenarioResult
 from faultwise.lab._sim import Recorder
-from faultwise.lab._telemetry import payments_config, write_config, write_truth
+from faultwise.lab._telemetry import payments_config, steady_state, write_config, write_truth
 
 __all__ = ["LIVE_SCENARIOS", "run_scenario_live"]
 
@@ -55,11 +55,15 @@ def _result(  # noqa: PLR0917
     metrics: dict[str, float],
     run: LiveRun,
     out: Path | None,
+    steady_s: float | None = None,
 ) -> ScenarioResult:
     if out is not None:
+        extra = {"steady_state": steady_state(run.wall_t0_ns, steady_s)} if (
+            steady_s is not None
+        ) else {}  # fmt: skip
         write_truth(
             out, pattern, component, scenario=scenario.value, defended=defended, mode="live",
-            notes=run.notes,
+            notes=run.notes, **extra,
         )  # fmt: skip
     return ScenarioResult(
         scenario, defended, outage, headline, pattern, component, metrics, out, tuple(run.notes)
@@ -107,7 +111,7 @@ def _cascading(defended: bool, seed: int, out: Path | None, opts: LiveOptions) -
             "cascading_failure", "db",
             {"catalog_goodput_during": round(during, 3),
              "orders_goodput_during": round(_share(shop.recorder, 0.5 * duration, fault_end), 3)},
-            run, out,
+            run, out, steady_s=fault_at,
         )  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from faultwise.lab._storm import (
     client_policy_factory,
     sheds_load,
 )
-from faultwise.lab._telemetry import LogWriter, SpanWriter, write_truth
+from faultwise.lab._telemetry import LogWriter, SpanWriter, steady_state, write_truth
 
 __all__ = ["Tick", "run_storm_live", "run_storm_live_all"]
 
@@ -137,7 +137,8 @@ def run_storm_live(
     if out is not None:
         write_truth(
             out, "retry_storm", "backend", scenario="retry-storm", policy=key.value,
-            defended=key is PolicyKey.FAULTWISE_FULL,
+            defended=key is PolicyKey.FAULTWISE_FULL, mode="live",
+            steady_state=steady_state(run.wall_t0_ns, spec.trigger_at),
         )  # fmt: skip
     recorder = edge.recorder
     assert recorder is not None

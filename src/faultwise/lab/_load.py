@@ -158,8 +158,12 @@ class LiveCaller:
             delay = self.policy.outcome(state, time.monotonic(), outcome)
             if outcome is Outcome.OK or delay is None:
                 return outcome, number
-            self._log("WARN", f"attempt {number} failed ({outcome.value}), retrying", ids,
-                      number, outcome, backoff_s=round(delay, 4))  # fmt: skip
+            self._log(
+                "WARN",
+                f"attempt {number} to {self.peer} failed ({outcome.value}), "
+                f"retrying in {delay:.3f} s",
+                ids, number, outcome, backoff_s=round(delay, 4),
+            )  # fmt: skip
             if delay > 0:
                 await asyncio.sleep(delay)
 
@@ -171,8 +175,8 @@ class LiveCaller:
             number += 1
             outcome = await self._attempt(ids, number, None)
             if outcome is not Outcome.OK:
-                self._log("WARN", f"attempt {number} failed ({outcome.value})", ids, number,
-                          outcome)  # fmt: skip
+                self._log("WARN", f"attempt {number} to {self.peer} failed ({outcome.value})",
+                          ids, number, outcome)  # fmt: skip
                 raise attempt_error(outcome)
 
         try:

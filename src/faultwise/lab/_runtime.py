@@ -357,6 +357,11 @@ class Runtime:
         async def stats(request: Request) -> Any:
             return JSONResponse(self.stats())
 
+        async def quiesce(request: Request) -> Any:
+            """The run is over: write no more telemetry (the lab's teardown is no incident)."""
+            self.close()
+            return JSONResponse({"quiet": True})
+
         @contextlib.asynccontextmanager
         async def lifespan(app: Any) -> AsyncIterator[None]:
             for open_ in self.openers:
@@ -379,13 +384,14 @@ class Runtime:
                 *routes,
                 Route("/_lab/fault", fault, methods=["POST"]),
                 Route("/_lab/stats", stats),
+                Route("/_lab/quiesce", quiesce, methods=["POST"]),
             ],
             lifespan=lifespan,
         )
         return ObserveMiddleware(
             _SpanMiddleware(inner, self),
             health=Health(*checks, service=self.name),
-            exclude_paths=("/_lab/fault", "/_lab/stats"),
+            exclude_paths=("/_lab/fault", "/_lab/stats", "/_lab/quiesce"),
         )
 
     async def _flush_forever(self) -> None:
@@ -397,11 +403,15 @@ class Runtime:
                 self.spans.flush()
 
     def close(self) -> None:
+        """Flush and close the telemetry files; later lines go nowhere."""
+        logging.getLogger().handlers.clear()
+        logging.getLogger().addHandler(logging.NullHandler())
         if self.spans is not None:
             self.spans.close()
-        logging.getLogger().handlers.clear()
+            self.spans = None
         if self._log_file is not None:
             self._log_file.close()
+            self._log_file = None
 
 
 async def _logged(run: Callable[[], Awaitable[None]]) -> None:

@@ -44,6 +44,7 @@ from faultwise.lab._sim import (
 from faultwise.lab._simtrace import SimTelemetry
 from faultwise.lab._telemetry import (
     payments_config,
+    steady_state,
     write_config,
     write_restart_events,
     write_truth,
@@ -197,13 +198,21 @@ class _Run:
         offered = sum(self.recorder.offered[start:end])
         return sum(self.recorder.ok_by_arrival[start:end]) / offered if offered else 1.0
 
-    def finish(self, scenario: Scenario, defended: bool, pattern: str, component: str) -> None:
+    def finish(
+        self, scenario: Scenario, defended: bool, pattern: str, component: str,
+        *, steady_s: float | None = None,
+    ) -> None:  # fmt: skip
+        """Run to the end; write ``truth.json`` (with the steady state before the fault, when
+        the fault comes after one)."""
         self.sim.run(until=self.seconds + 25.0)
         if self.tel is not None and self.out is not None:
             self.tel.close()
+            extra = {"steady_state": steady_state(self.sim.wall_start_ns, steady_s)} if (
+                steady_s is not None
+            ) else {}  # fmt: skip
             write_truth(
                 self.out, pattern, component, scenario=scenario.value, defended=defended,
-                mode="sim", wall_start_ns=self.sim.wall_start_ns,
+                mode="sim", wall_start_ns=self.sim.wall_start_ns, **extra,
             )  # fmt: skip
 
 
@@ -269,7 +278,7 @@ def _cascading(defended: bool, seed: int, out: Path | None) -> ScenarioResult:
             "gateway_busy": gateway.busy, "gateway_queue_depth": gateway.waiting,
         }
     )  # fmt: skip
-    run.finish(Scenario.CASCADING_FAILURE, defended, "cascading_failure", "db")
+    run.finish(Scenario.CASCADING_FAILURE, defended, "cascading_failure", "db", steady_s=15.0)
     offered = sum(catalog_rec.offered[18:35])
     catalog_goodput = sum(catalog_rec.ok_by_arrival[18:35]) / offered if offered else 1.0
     return ScenarioResult(

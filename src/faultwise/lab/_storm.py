@@ -35,7 +35,7 @@ from faultwise.lab._sim import (
     ServiceSpec,
     Sim,
 )
-from faultwise.lab._telemetry import write_truth
+from faultwise.lab._telemetry import steady_state, write_truth
 
 __all__ = ["POLICIES", "PolicyKey", "StormResult", "StormSpec", "run_storm_sim"]
 
@@ -204,6 +204,7 @@ def run_storm_sim(
         write_truth(
             out, "retry_storm", "backend", scenario="retry-storm", policy=key.value,
             defended=key is PolicyKey.FAULTWISE_FULL,
+            steady_state=steady_state(sim.wall_start_ns, spec.trigger_at),
         )  # fmt: skip
     series = Series(
         offered=recorder.offered,

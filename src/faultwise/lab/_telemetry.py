@@ -26,6 +26,7 @@ __all__ = [
     "new_trace_id",
     "payments_config",
     "rfc3339_ns",
+    "steady_state",
     "write_config",
     "write_metrics_csv",
     "write_restart_events",
@@ -171,6 +172,12 @@ def write_metrics_csv(path: Path, rows: Iterable[Mapping[str, float | int | str]
         writer = csv.DictWriter(fh, fieldnames=columns, restval="")
         writer.writeheader()
         writer.writerows(rows)
+
+
+def steady_state(start_ns: int, seconds: float) -> dict[str, int]:
+    """The window before the fault, in wall-clock ns: what normal looked like. The lab
+    hands it to the analyser as the baseline, as ``--baseline-window`` would."""
+    return {"start_ns": start_ns, "end_ns": start_ns + round(seconds * 1e9)}
 
 
 def write_truth(out: Path, pattern: str, component: str, **extra: Any) -> Path:
