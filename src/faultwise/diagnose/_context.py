@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from faultwise.diagnose._calls import CallSeries, call_series
 from faultwise.diagnose._graph import build_graph
 from faultwise.diagnose._model import Baseline, Graph, Signal, Window
 from faultwise.diagnose._signals import (
@@ -97,6 +98,8 @@ class Context:
     services: tuple[str, ...]
     counts: dict[str, int]
     graph: Graph
+    calls: dict[tuple[str, str], CallSeries]  # (caller, callee) -> calls over time
+    normal_calls: dict[tuple[str, str], CallSeries]
     profiles: dict[str, Profile]
     normal: dict[str, Profile]
     anomalies: dict[str, tuple[Anomaly, ...]]
@@ -164,9 +167,16 @@ def build_context(
         "configs": int(configs),
         "untimed_logs": int(untimed),
     }
-    graph = build_graph(incident, names, has_spans=spans > 0)
+    calls = call_series(incident, width) if spans else {}
     current = profiles(incident, grid, width) if grid else {}
-    normal = _baseline_profiles(baseline, width) if baseline is not None and grid else {}
+    if baseline_info is not None and baseline_info.kind == "leading" and baseline_info.window:
+        cut = baseline_info.window.end_ns  # the leading part of the same data: no second pass
+        normal = {s: p.before(cut) for s, p in current.items()}
+        normal_calls = {pair: c.before(cut) for pair, c in calls.items()}
+    else:
+        normal = _baseline_profiles(baseline, width) if baseline is not None and grid else {}
+        normal_calls = call_series(baseline, width) if spans and baseline is not None else {}
+    graph = build_graph(incident, names, calls)
     moved = {}
     for service, profile in current.items():
         found = anomalies(profile, normal.get(service))
@@ -182,6 +192,8 @@ def build_context(
         services=names,
         counts=counts,
         graph=graph,
+        calls=calls,
+        normal_calls=normal_calls,
         profiles=current,
         normal=normal,
         anomalies=moved,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from faultwise.diagnose._context import Context
 from faultwise.diagnose._model import Evidence, EvidenceKind
@@ -116,12 +116,12 @@ def attributed(
     return {k: (int(v[0] or 0), v[1], v[2]) for k, v in found.items()}
 
 
-def matching_sql(ctx: Context, pattern: str) -> str:
+def matching_sql(ctx: Context, pattern: str, words: Sequence[str] = ()) -> str:
     """Lines matching ``pattern`` per service and message shape: the rows
     :func:`attributed` takes."""
     d = ctx.dialect
     return (
         f"SELECT service, count(*), min(ts_ns), max(ts_ns), {d.arg_min('message', FIRST)} "
         f"FROM logs WHERE {ctx.when('ts_ns')} AND service IS NOT NULL "
-        f"AND {d.matches('message', pattern)} GROUP BY service, {d.shape('message')}"
+        f"AND {d.matches('message', pattern, words)} GROUP BY service, {d.shape('message')}"
     )

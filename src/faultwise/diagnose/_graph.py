@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 
+from faultwise.diagnose._calls import CallSeries
 from faultwise.diagnose._model import Edge, Graph
 from faultwise.diagnose._sql import Scope, literal
 
@@ -22,17 +23,12 @@ __all__ = ["build_graph", "failing_path", "find_cycles"]
 _MIN_LOG_EDGE = 2  # a log-derived edge needs at least this many sightings
 
 
-def _span_edges_sql(scope: Scope) -> str:
+def _peer_edges_sql(scope: Scope) -> str:
+    """Calls to services that left no spans of their own (a database, a SaaS API)."""
     return f"""
-WITH s AS (SELECT trace_id, span_id, parent_span_id, service, kind, status, peer_service
-           FROM spans WHERE {scope.when("start_ns")} AND service IS NOT NULL)
-SELECT p.service, c.service, count(*),
-       sum(CASE WHEN c.status = 2 OR (p.kind = 3 AND p.status = 2) THEN 1 ELSE 0 END)
-FROM s c JOIN s p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
-WHERE p.service <> c.service GROUP BY 1, 2
-UNION ALL
 SELECT service, peer_service, count(*), sum(CASE WHEN status = 2 THEN 1 ELSE 0 END)
-FROM s WHERE peer_service IS NOT NULL AND peer_service <> '' AND peer_service <> service
+FROM spans WHERE {scope.when("start_ns")} AND service IS NOT NULL
+  AND peer_service IS NOT NULL AND peer_service <> '' AND peer_service <> service
 GROUP BY 1, 2"""
 
 
@@ -60,16 +56,20 @@ o AS (SELECT service, lag(service) OVER (PARTITION BY rid ORDER BY last DESC, se
 SELECT prev, service, count(*) FROM o WHERE prev IS NOT NULL GROUP BY 1, 2"""
 
 
-def build_graph(scope: Scope, services: Sequence[str], *, has_spans: bool) -> Graph:
-    """The dependency graph of ``scope``: from spans when there are any, else from logs."""
+def build_graph(
+    scope: Scope, services: Sequence[str], calls: Mapping[tuple[str, str], CallSeries]
+) -> Graph:
+    """The dependency graph of ``scope``: from the calls seen in spans when there are any,
+    else from logs."""
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     source = "none"
-    if has_spans:
-        for caller, callee, calls, errors in scope.query(_span_edges_sql(scope)):
-            pair = counts[(caller, callee)]
-            pair[0] = max(pair[0], int(calls))
-            pair[1] = max(pair[1], int(errors or 0))
-        source = "spans" if counts else source
+    if calls:
+        for pair, series in calls.items():
+            counts[pair] = [int(series.total("calls")), int(series.total("failed"))]
+        for caller, callee, n, errors in scope.query(_peer_edges_sql(scope)):
+            known = counts[(caller, callee)]
+            known[0], known[1] = max(known[0], int(n)), max(known[1], int(errors or 0))
+        source = "spans"
     if not counts and len(services) > 1:
         for sql in (_mention_sql(scope, services), _sequence_sql(scope)):
             for caller, callee, n in scope.query(sql):

@@ -101,7 +101,8 @@ SELECT service, start_ns - start_ns % {width} AS t, sum(entry) AS n,
        {d.quantile("CASE WHEN entry = 1 THEN dur END", 0.5)} AS p50,
        {d.quantile("CASE WHEN entry = 1 THEN dur END", 0.95)} AS p95,
        {d.quantile("CASE WHEN entry = 1 THEN dur END", 0.99)} AS p99,
-       sum(own_ns) AS own_ns
+       sum(own_ns) AS own_ns,
+       sum(CASE WHEN parent_service IS NULL AND entry = 1 THEN dur ELSE 0 END) AS root_ns
 FROM x GROUP BY 1, 2"""
 
 
@@ -219,6 +220,21 @@ class Profile:
     def values(self, key: str) -> tuple[float | None, ...]:
         return self.series.get(key, (None,) * len(self.times))
 
+    def before(self, cut: int) -> Profile:
+        """The buckets that start before ``cut`` (the leading baseline of the same data)."""
+        n = sum(1 for t in self.times if t < cut)
+        series = {k: v[:n] for k, v in self.series.items()}
+        return Profile(self.service, self.times[:n], self.width_ns, series)
+
+    def total(self, key: str, since: int | None = None) -> float:
+        """The sum of a per-second series over its buckets from ``since`` (in its unit × s)."""
+        per_bucket = self.width_ns / 1e9
+        return sum(
+            v * per_bucket
+            for t, v in zip(self.times, self.values(key), strict=True)
+            if v is not None and (since is None or t >= since)
+        )
+
 
 # series keys and how each is compared with its baseline
 _RULES: tuple[tuple[str, Signal, str, str, float, float], ...] = (
@@ -245,9 +261,11 @@ def profiles(scope: Scope, grid: Sequence[int], width: int) -> dict[str, Profile
         rows[service]["logs"][t] = n * per_s
         rows[service]["log_errors"][t] = errors * per_s
     if has_spans := bool(scope.query(_span_count_sql(scope))[0][0]):
-        for service, t, n, errors, p50, p95, p99, own in scope.query(_span_sql(scope, width)):
+        for service, t, n, errors, p50, p95, p99, own, root in scope.query(_span_sql(scope, width)):
             rows[service]["requests"][t] = n * per_s
             rows[service]["span_errors"][t] = errors * per_s
+            rows[service]["own_total"][t] = float(own) * per_s  # ns of own time per s
+            rows[service]["root_total"][t] = float(root) * per_s
             if n:
                 rows[service]["own"][t] = float(own) / n
                 for key, value in (("p50", p50), ("p95", p95), ("p99", p99)):
@@ -261,7 +279,14 @@ def profiles(scope: Scope, grid: Sequence[int], width: int) -> dict[str, Profile
     for service, by_key in rows.items():
         series = {}
         for key, points in by_key.items():
-            dense = key in {"logs", "log_errors", "requests", "span_errors"}
+            dense = key in {
+                "logs",
+                "log_errors",
+                "requests",
+                "span_errors",
+                "own_total",
+                "root_total",
+            }
             series[key] = tuple(points.get(t, 0.0 if dense else None) for t in grid)
         result[service] = Profile(service, tuple(grid), width, series)
     return result

@@ -12,6 +12,7 @@ ClickHouse (the OpenTelemetry Collector's exporter schema behind a view layer) l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,11 +41,18 @@ class Dialect:
             return f"quantile({q})({expr})"
         return f"quantile_cont({expr}, {q})"
 
-    def matches(self, expr: str, pattern: str) -> str:
-        """True when the RE2 ``pattern`` matches somewhere in ``expr``."""
+    def matches(self, expr: str, pattern: str, words: Sequence[str] = ()) -> str:
+        """True when the RE2 ``pattern`` matches somewhere in ``expr``. ``words``, when given,
+        are literals of which every match holds one (any case): a cheap ``ILIKE`` test runs
+        first, so the regular expression only sees the few rows that can match."""
         if self.name == "clickhouse":
-            return f"match({expr}, {_ch_literal(pattern)})"
-        return f"regexp_matches({expr}, {literal(pattern)})"
+            regex = f"match({expr}, {_ch_literal(pattern)})"
+        else:
+            regex = f"regexp_matches({expr}, {literal(pattern)})"
+        if not words:
+            return regex
+        cheap = " OR ".join(f"{expr} ILIKE {literal('%' + w + '%')}" for w in words)
+        return f"(({cheap}) AND {regex})"
 
     def extract(self, expr: str, pattern: str, group: int = 1) -> str:
         """The text of ``group`` in the first match of ``pattern`` (empty when none)."""

@@ -30,6 +30,7 @@ RELOADS = (
     r"|configmap .{0,60}(updated|changed))"
 )
 _LEAD_NS = 600_000_000_000  # a change up to 10 minutes before the onset lines up with it
+RELOAD_WORDS = ("load", "changed", "updated")
 
 _DIFFERING_SQL = """
 SELECT environment, source, key, value FROM configs
@@ -45,7 +46,7 @@ def _reloads_sql(ctx: Context) -> str:
     d = ctx.dialect
     return (
         "SELECT ts_ns, service, coalesce(instance, ''), 'log' FROM logs "
-        f"WHERE {ctx.when('ts_ns')} AND {d.matches('message', RELOADS)} UNION ALL "
+        f"WHERE {ctx.when('ts_ns')} AND {d.matches('message', RELOADS, RELOAD_WORDS)} UNION ALL "
         "SELECT ts_ns, service, '', 'change' FROM changes "
         f"WHERE {ctx.when('ts_ns')} AND kind = 'config'"
     )
@@ -117,7 +118,7 @@ def detect(ctx: Context) -> list[Finding]:
                     (onset - ts) / 1e9,
                 )
             )
-            condition = f"service = ? AND {ctx.dialect.matches('message', RELOADS)}"
+            condition = f"service = ? AND {ctx.dialect.matches('message', RELOADS, RELOAD_WORDS)}"
             evidence += example_lines(ctx, condition, [service], limit=1)
         odd = _odd_ones(shown[0].groups)
         share = _error_share(ctx, service, odd)

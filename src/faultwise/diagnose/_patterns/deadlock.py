@@ -33,6 +33,8 @@ _SECOND = (
 )
 _QUEUE = r"[Pp]rocess holding the lock: ([0-9]+)\. Wait queue: ([0-9]+)"
 _TX = r"(?i)(transaction|\bbegin\b|\btx\b|transactional)"
+LOCK_WORDS = ("lock", "ora-00060")  # "deadlock" holds "lock"
+_ANY = f"{DEADLOCKS}|{LOCK_WAITS}|{_QUEUE}"
 
 
 def _lines_sql(ctx: Context) -> str:
@@ -44,8 +46,7 @@ def _lines_sql(ctx: Context) -> str:
         f"sum(CASE WHEN {d.matches('message', _PAIR)} OR {d.matches('message', _QUEUE)} "
         f"THEN 1 ELSE 0 END), min(ts_ns), {d.arg_min('message', FIRST)} "
         f"FROM logs WHERE {ctx.when('ts_ns')} AND service IS NOT NULL AND "
-        f"({d.matches('message', DEADLOCKS)} OR {d.matches('message', LOCK_WAITS)} "
-        f"OR {d.matches('message', _QUEUE)}) GROUP BY service, {d.shape('message')}"
+        f"{d.matches('message', _ANY, LOCK_WORDS)} GROUP BY service, {d.shape('message')}"
     )
 
 
@@ -73,7 +74,7 @@ def _edges_sql(ctx: Context) -> str:
         parts.append(
             f"SELECT service, {d.extract('message', pattern, waiter)} AS w, "
             f"{d.extract('message', pattern, holder)} AS h FROM logs "
-            f"WHERE {ctx.when('ts_ns')} AND {d.matches('message', pattern)}"
+            f"WHERE {ctx.when('ts_ns')} AND {d.matches('message', pattern, ('waits for', 'lock'))}"
         )
     return f"SELECT DISTINCT service, w, h FROM ({' UNION ALL '.join(parts)}) e WHERE w <> ''"
 
@@ -83,11 +84,14 @@ def _held_calls_sql(ctx: Context) -> str:
     d = ctx.dialect
     return f"""
 WITH s AS (SELECT trace_id, span_id, parent_span_id, service, name, start_ns, end_ns
-           FROM spans WHERE {ctx.when("start_ns")} AND service IS NOT NULL)
-SELECT tx.service, r.service, count(*), max(c.end_ns - c.start_ns)
-FROM s tx JOIN s c ON c.trace_id = tx.trace_id AND c.parent_span_id = tx.span_id
-          JOIN s r ON r.trace_id = c.trace_id AND r.parent_span_id = c.span_id
-WHERE {d.matches("tx.name", _TX)} AND c.service = tx.service AND r.service <> tx.service
+           FROM spans WHERE {ctx.when("start_ns")} AND service IS NOT NULL),
+tx AS (SELECT trace_id, span_id, service FROM s WHERE {d.matches("name", _TX)}),
+c AS (SELECT s.trace_id, s.span_id, s.service, s.end_ns - s.start_ns AS dur
+      FROM s JOIN tx ON tx.trace_id = s.trace_id AND s.parent_span_id = tx.span_id
+      WHERE s.service = tx.service)
+SELECT c.service, r.service, count(*), max(c.dur)
+FROM c JOIN s r ON r.trace_id = c.trace_id AND r.parent_span_id = c.span_id
+WHERE r.service <> c.service
 GROUP BY 1, 2"""
 
 
@@ -136,9 +140,9 @@ def detect(ctx: Context) -> list[Finding]:
                 evidence.append(
                     Evidence(EvidenceKind.LOG, f"wait-for cycle in {db}: process {loop}")
                 )
-            condition = f"service = ? AND {ctx.dialect.matches('message', DEADLOCKS)}"
+            condition = f"service = ? AND {ctx.dialect.matches('message', DEADLOCKS, LOCK_WORDS)}"
             evidence += example_lines(ctx, condition, [db], limit=1)
-        condition = f"service = ? AND {ctx.dialect.matches('message', DEADLOCKS)}"
+        condition = f"service = ? AND {ctx.dialect.matches('message', DEADLOCKS, LOCK_WORDS)}"
         evidence += example_lines(ctx, condition, [service], limit=1)
         for tx_service, callee, n, longest in held:
             if tx_service == service:

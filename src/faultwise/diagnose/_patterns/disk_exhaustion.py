@@ -27,6 +27,7 @@ DISK_ERRORS = (
 )
 DISK = r"(?i)(disk|filesystem|volume_stats|fs_|storage)"
 _FULL = 0.95
+DISK_WORDS = ("space", "enospc", "errno 28", "disk", "extend", "ephemeral", "filesystem")
 
 
 def _fullness(series: list[GaugeSeries]) -> dict[str, tuple[str, list[tuple[int, float]]]]:
@@ -83,7 +84,7 @@ def _used_share(roles: dict[str, GaugeSeries]) -> list[tuple[int, float]]:
 def detect(ctx: Context) -> list[Finding]:
     errors: dict[str, tuple[int, int | None, int | None]] = {}
     if ctx.has("logs"):
-        errors = attributed(ctx, ctx.query(matching_sql(ctx, DISK_ERRORS)))
+        errors = attributed(ctx, ctx.query(matching_sql(ctx, DISK_ERRORS, DISK_WORDS)))
     full = _fullness(gauges(ctx, DISK))
     findings = []
     for service in sorted(set(errors) | set(full)):
@@ -133,7 +134,7 @@ def detect(ctx: Context) -> list[Finding]:
                     float(n),
                 )
             )
-            condition = f"service = ? AND {ctx.dialect.matches('message', DISK_ERRORS)}"
+            condition = f"service = ? AND {ctx.dialect.matches('message', DISK_ERRORS, DISK_WORDS)}"
             evidence += example_lines(ctx, condition, [service], limit=2)
         if score <= 0.5 and service not in errors:
             continue  # a disk that fills but is not full and breaks nothing: not this incident

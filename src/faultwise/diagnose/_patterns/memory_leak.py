@@ -30,6 +30,7 @@ OOM_LINES = (
     r"|memoryerror|cannot allocate memory|heap out of memory|fatal error: runtime: out of memory)"
 )
 GC_AFTER = r"([0-9]+)([KMG])->([0-9]+)([KMG])\(([0-9]+)([KMG])\)"
+OOM_WORDS = ("memory", "oom", "137", "killed")
 
 _UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 _STEADY_R = 0.8
@@ -57,7 +58,8 @@ def _gc_sql(ctx: Context) -> str:
 
     return f"""
 SELECT service, ts_ns - ts_ns % {w} AS t, min({mb(3)}), max({mb(5)})
-FROM logs WHERE {ctx.when("ts_ns")} AND ts_ns IS NOT NULL AND {d.matches("message", GC_AFTER)}
+FROM logs WHERE {ctx.when("ts_ns")} AND ts_ns IS NOT NULL
+  AND {d.matches("message", GC_AFTER, ("->",))}
 GROUP BY 1, 2 ORDER BY 1, 2"""
 
 
@@ -115,7 +117,9 @@ def detect(ctx: Context) -> list[Finding]:
     if ctx.has("logs"):
         ooms = {
             s: (n, first)
-            for s, (n, first, _) in attributed(ctx, ctx.query(matching_sql(ctx, OOM_LINES))).items()
+            for s, (n, first, _) in attributed(
+                ctx, ctx.query(matching_sql(ctx, OOM_LINES, OOM_WORDS))
+            ).items()
         }
     kills: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
     if ctx.has("changes"):
@@ -180,7 +184,7 @@ def detect(ctx: Context) -> list[Finding]:
             if first:
                 starts.append(first)
         if n_lines:
-            condition = f"service = ? AND {ctx.dialect.matches('message', OOM_LINES)}"
+            condition = f"service = ? AND {ctx.dialect.matches('message', OOM_LINES, OOM_WORDS)}"
             evidence += example_lines(ctx, condition, [service], limit=2)
         if n_restart:
             score += 0.05

@@ -25,30 +25,19 @@ _MIN_RUN_S = 60.0
 _KEPT_RATE = (0.7, 1.5)  # calls during the failure / calls before: "full rate"
 
 
-def _edge_sql(ctx: Context) -> str:
-    w = ctx.width_ns
-    return f"""
-WITH s AS (SELECT trace_id, span_id, parent_span_id, service, kind, start_ns, status
-           FROM spans WHERE {ctx.when("start_ns")} AND service IS NOT NULL)
-SELECT p.service, c.service, c.start_ns - c.start_ns % {w} AS t, count(*),
-       sum(CASE WHEN c.status = 2 OR (p.kind = 3 AND p.status = 2) THEN 1 ELSE 0 END)
-FROM s c JOIN s p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
-WHERE p.service <> c.service GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
-
-
 def _breaker_sql(ctx: Context) -> str:
     return (
         f"SELECT DISTINCT service FROM logs WHERE {ctx.when('ts_ns')} "
-        f"AND {ctx.dialect.matches('message', BREAKER_LINES)}"
+        f"AND {ctx.dialect.matches('message', BREAKER_LINES, ('circuit', 'breaker'))}"
     )
 
 
 def detect(ctx: Context) -> list[Finding]:
-    if not ctx.has("spans"):
+    if not ctx.calls:
         return []
-    series: dict[tuple[str, str], list[tuple[int, int, int]]] = defaultdict(list)
-    for caller, callee, t, calls, failed in ctx.query(_edge_sql(ctx)):
-        series[(caller, callee)].append((int(t), int(calls), int(failed)))
+    series = {
+        pair: list(zip(c.times, c.calls, c.failed, strict=True)) for pair, c in ctx.calls.items()
+    }
     guarded = {r[0] for r in ctx.query(_breaker_sql(ctx))} if ctx.has("logs") else set()
     hits: dict[str, list[tuple[str, float, int, float, float, float]]] = defaultdict(list)
     for (caller, callee), points in series.items():

@@ -1,7 +1,7 @@
 """missing_timeout: calls that last far beyond their usual latency and never time out.
 
-Evidence: calls from a caller to a callee lasting ten times their normal p99 or more (and at
-least 5 s) that end without an error, so nothing cut them short; the caller's requests in
+Evidence: calls from a caller to a callee lasting 5 s or more (and ten times their normal
+p99) that end without an error, so nothing cut them short; the caller's requests in
 flight piling up while they wait (threads and connections held). Component: the dependency
 that hung (where the incident started); the action goes to its callers.
 """
@@ -10,38 +10,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from faultwise.diagnose._calls import LONG_NS
 from faultwise.diagnose._context import Context
 from faultwise.diagnose._evidence import example_spans, short_time
 from faultwise.diagnose._model import Evidence, EvidenceKind, Finding, Pattern
-from faultwise.diagnose._sql import Scope
 
 __all__ = ["detect"]
 
 PATTERN = Pattern.MISSING_TIMEOUT
 _TIMES_P99 = 10.0
-_MIN_LONG_NS = 5_000_000_000
 _MIN_CALLS = 3
-
-
-def _calls_sql(scope: Scope, long_ns: int | None) -> str:
-    """Per edge: calls, normal p99 (baseline) or long calls without an error (incident)."""
-    d = scope.dialect
-    dur = "(p.end_ns - p.start_ns)"
-    if long_ns is None:
-        pick = f"{d.quantile(dur, 0.99)}, 0, 0"
-    else:
-        long = f"{dur} >= {long_ns}"
-        pick = (
-            f"sum(CASE WHEN {long} AND p.status <> 2 THEN 1 ELSE 0 END), "
-            f"max(CASE WHEN p.status <> 2 THEN {dur} END), "
-            f"min(CASE WHEN {long} THEN p.start_ns END)"
-        )
-    return f"""
-WITH s AS (SELECT trace_id, span_id, parent_span_id, service, start_ns, end_ns, status
-           FROM spans WHERE {scope.when("start_ns")} AND service IS NOT NULL)
-SELECT p.service, c.service, count(*), {pick}
-FROM s c JOIN s p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
-WHERE p.service <> c.service GROUP BY 1, 2"""
 
 
 def _inflight_sql(ctx: Context) -> str:
@@ -58,29 +36,29 @@ SELECT t - t % {w}, max(n) FROM c GROUP BY 1 ORDER BY 1"""
 
 
 def detect(ctx: Context) -> list[Finding]:
-    if not ctx.has("spans"):
+    if not ctx.calls:
         return []
-    normal: dict[tuple[str, str], float] = {}
-    if ctx.baseline is not None:
-        for caller, callee, _n, p99, _a, _b in ctx.baseline.query(_calls_sql(ctx.baseline, None)):
-            if p99 is not None:
-                normal[(caller, callee)] = float(p99)
-    floor = max([_MIN_LONG_NS, *(int(_TIMES_P99 * v) for v in normal.values())])
-    hung: dict[str, list[tuple[str, int, int, float, int]]] = defaultdict(list)
-    for caller, callee, calls, long, longest, first in ctx.query(_calls_sql(ctx.incident, floor)):
-        if long and long >= _MIN_CALLS:
-            hung[callee].append((caller, int(long), int(calls), float(longest), int(first)))
+    hung: dict[str, list[tuple[str, int, int, float, int, float | None]]] = defaultdict(list)
+    for (caller, callee), c in ctx.calls.items():
+        normal = ctx.normal_calls.get((caller, callee))
+        usual = max(normal.p99) if normal is not None and normal.p99 else None
+        floor = max(LONG_NS, _TIMES_P99 * usual) if usual else LONG_NS
+        hits = [(t, n, ns) for t, n, ns in zip(c.times, c.long, c.longest, strict=True) if n]
+        longest = max((ns for _, _, ns in hits), default=0.0)
+        n_long = sum(n for _, n, _ in hits)
+        if n_long >= _MIN_CALLS and longest >= floor:
+            first = hits[0][0]
+            hung[callee].append((caller, n_long, int(c.total("calls")), longest, first, usual))
     findings = []
     for callee, edges in sorted(hung.items()):
         evidence = []
-        for caller, long, calls, longest, first in edges:
-            usual = normal.get((caller, callee))
+        for caller, long, calls, longest, first, usual in edges:
             was = f" (normal p99 {usual / 1e6:.0f} ms)" if usual else ""
             evidence.append(
                 Evidence(
                     EvidenceKind.SPAN,
                     f"{caller} -> {callee}: {long} of {calls} calls "
-                    f"took {floor / 1e9:.0f} s or more without an error, up to "
+                    f"took {LONG_NS / 1e9:.0f} s or more without an error, up to "
                     f"{longest / 1e9:.0f} s{was}, from {short_time(first)}",
                     None,
                     round(longest / 1e9, 3),
@@ -97,7 +75,7 @@ def detect(ctx: Context) -> list[Finding]:
                     )
                 )
         evidence += example_spans(
-            ctx, f"service = ? AND end_ns - start_ns >= {floor}", [callee], limit=2
+            ctx, f"service = ? AND end_ns - start_ns >= {LONG_NS}", [callee], limit=2
         )
         callers = ", ".join(sorted({e[0] for e in edges}))
         findings.append(

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Mapping
 
+from faultwise.diagnose._calls import CallSeries
 from faultwise.diagnose._context import Context
 from faultwise.diagnose._evidence import short_time
 from faultwise.diagnose._model import Evidence, EvidenceKind, Finding, Pattern
 from faultwise.diagnose._signals import find_onset, level_of
-from faultwise.diagnose._sql import Scope
 
 __all__ = ["detect"]
 
@@ -25,28 +26,14 @@ _MIN_EXTRA_NS = 20_000_000  # less than 20 ms more on the wire is not an inciden
 _RATIO = 2.0
 
 
-def _gap_sql(scope: Scope, width: int) -> str:
-    d = scope.dialect
-    return f"""
-WITH s AS (SELECT trace_id, span_id, parent_span_id, service, start_ns, end_ns
-           FROM spans WHERE {scope.when("start_ns")} AND service IS NOT NULL),
-p AS (SELECT c.start_ns - c.start_ns % {width} AS t, p.service AS caller, c.service AS callee,
-             (p.end_ns - p.start_ns) - (c.end_ns - c.start_ns) AS gap,
-             c.end_ns - c.start_ns AS served
-      FROM s c JOIN s p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
-      WHERE p.service <> c.service)
-SELECT caller, callee, t, count(*), {d.quantile("gap", 0.5)}, {d.quantile("served", 0.5)}
-FROM p GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
-
-
 Edge = tuple[str, str]
 
 
-def _series(scope: Scope, width: int) -> dict[Edge, list[tuple[int, float, float]]]:
-    found: dict[Edge, list[tuple[int, float, float]]] = defaultdict(list)
-    for caller, callee, t, _n, gap, served in scope.query(_gap_sql(scope, width)):
-        found[(caller, callee)].append((int(t), float(gap), float(served)))
-    return found
+def _points(calls: Mapping[Edge, CallSeries]) -> dict[Edge, list[tuple[int, float, float]]]:
+    """Per edge: (bucket, wire time p50, callee's answer p50)."""
+    return {
+        edge: list(zip(c.times, c.wire_p50, c.served_p50, strict=True)) for edge, c in calls.items()
+    }
 
 
 def _moved(
@@ -69,10 +56,10 @@ def _moved(
 
 
 def detect(ctx: Context) -> list[Finding]:
-    if not ctx.has("spans") or ctx.baseline is None:
+    if not ctx.calls or not ctx.normal_calls:
         return []
-    now = _series(ctx.incident, ctx.width_ns)
-    before = _series(ctx.baseline, ctx.width_ns)
+    now = _points(ctx.calls)
+    before = _points(ctx.normal_calls)
     moved = {}
     for edge, points in now.items():
         found = _moved(ctx, points, before.get(edge, []))

@@ -33,6 +33,7 @@ POOL_ERRORS = (
     r"|no (free|available) connections? (in|from) (the )?pool)"
 )
 HIKARI_STATS = r"(?i)pool stats \(total=([0-9]+), active=([0-9]+), idle=([0-9]+), waiting=([0-9]+)"
+POOL_WORDS = ("connection", "pool", "clients")  # every match holds one of these
 
 _USED = r"(?i)(pool|connection).*(used|active|checked_?out|in_use|busy)"
 _MAX = r"(?i)(pool|connection).*(_max|_limit|max_size|maximum)"
@@ -66,7 +67,7 @@ def _hikari_sql(ctx: Context) -> str:
     return f"""
 SELECT service, coalesce(instance, ''), ts_ns - ts_ns % {w} AS t,
        max({active}), max({total}), max({waiting})
-FROM logs WHERE {ctx.when("ts_ns")} AND {d.matches("message", HIKARI_STATS)}
+FROM logs WHERE {ctx.when("ts_ns")} AND {d.matches("message", HIKARI_STATS, ("pool stats",))}
   AND ts_ns IS NOT NULL
 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
 
@@ -139,7 +140,7 @@ def utilisation(ctx: Context) -> dict[str, dict[int, float]]:
 def detect(ctx: Context) -> list[Finding]:
     errors: dict[str, tuple[int, int | None, int | None]] = {}
     if ctx.has("logs"):
-        errors = attributed(ctx, ctx.query(matching_sql(ctx, POOL_ERRORS)))
+        errors = attributed(ctx, ctx.query(matching_sql(ctx, POOL_ERRORS, POOL_WORDS)))
     full: dict[str, _Full] = {}
     for source, rows in _pool_rows(ctx):
         for service, run in _full_runs(rows, ctx.width_ns, source).items():
@@ -185,7 +186,7 @@ def detect(ctx: Context) -> list[Finding]:
                     float(n_err),
                 )
             )
-            condition = f"service = ? AND {ctx.dialect.matches('message', POOL_ERRORS)}"
+            condition = f"service = ? AND {ctx.dialect.matches('message', POOL_ERRORS, POOL_WORDS)}"
             evidence += example_lines(ctx, condition, [service], limit=2)
         score = max(by_gauge, by_errors) + (0.05 if by_gauge and by_errors else 0.0)
         starts = [t for t in (run.start, first_err) if t is not None]

@@ -31,6 +31,18 @@ CONFLICTS = (
     r"|write conflict|lost update|conditionalcheckfailed|precondition failed)"
 )
 _MIN_LOST = 3
+VERSION_WORDS = ("ver", "rev", "seq", "etag")
+CONFLICT_WORDS = (
+    "optimistic",
+    "stale",
+    "updated or deleted",
+    "serializ",
+    "concurrent",
+    "conflict",
+    "lost update",
+    "conditionalcheck",
+    "precondition",
+)
 
 
 def _lost_sql(scope: Scope) -> str:
@@ -41,8 +53,8 @@ WITH w AS (SELECT service, coalesce(instance, source_file) || '/' || coalesce(th
                   AS writer, ts_ns, {key} AS k, {d.extract("message", VERSION, 2)} AS v
            FROM logs
            WHERE {scope.when("ts_ns")} AND service IS NOT NULL
-             AND {d.matches("message", WRITE)} AND {d.matches("message", KEY)}
-             AND {d.matches("message", VERSION)}),
+             AND {d.matches("message", VERSION, VERSION_WORDS)}
+             AND {d.matches("message", WRITE)} AND {d.matches("message", KEY)}),
 dup AS (SELECT service, k, v, count(*) AS n, count(DISTINCT writer) AS writers,
                min(ts_ns) AS first
         FROM w GROUP BY 1, 2, 3 HAVING count(*) > 1)
@@ -54,7 +66,8 @@ FROM dup GROUP BY 1"""
 def _conflicts_sql(ctx: Context) -> str:
     return (
         "SELECT service, count(*), min(ts_ns) FROM logs "
-        f"WHERE {ctx.when('ts_ns')} AND {ctx.dialect.matches('message', CONFLICTS)} GROUP BY 1"
+        f"WHERE {ctx.when('ts_ns')} "
+        f"AND {ctx.dialect.matches('message', CONFLICTS, CONFLICT_WORDS)} GROUP BY 1"
     )
 
 

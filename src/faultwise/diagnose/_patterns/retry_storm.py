@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 
+from faultwise.diagnose._calls import CallSeries
 from faultwise.diagnose._context import Context
 from faultwise.diagnose._evidence import clip, example_lines, short_time
 from faultwise.diagnose._model import Evidence, EvidenceKind, Finding, Pattern, Signal
@@ -29,16 +31,7 @@ _SYNC_SHARE = 0.8  # share of waits on the three most common values (5 ms steps)
 _MIN_WAITS = 10
 _MIN_RETRY_LINES = 20
 _MIN_REQUESTS = 10
-
-
-def _attempts_sql(scope: Scope, since: int | None) -> str:
-    after = f"AND start_ns >= {since}" if since is not None else ""
-    return f"""
-WITH s AS (SELECT trace_id, span_id, parent_span_id, service FROM spans
-           WHERE {scope.when("start_ns")} AND service IS NOT NULL {after})
-SELECT p.service, c.service, count(*), count(DISTINCT c.trace_id)
-FROM s c JOIN s p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
-WHERE p.service <> c.service GROUP BY 1, 2"""
+RETRY_WORDS = ("retr", "re-tr", "attempt")
 
 
 def _waits_sql(ctx: Context) -> str:
@@ -61,35 +54,30 @@ def _retry_lines_sql(scope: Scope) -> str:
     return (
         f"SELECT service, {d.shape('message')}, count(*), min(ts_ns), "
         f"{d.arg_min('message', FIRST)} FROM logs "
-        f"WHERE {scope.when('ts_ns')} AND {d.matches('message', RETRY_LINES)} GROUP BY 1, 2"
+        f"WHERE {scope.when('ts_ns')} AND {d.matches('message', RETRY_LINES, RETRY_WORDS)} "
+        "GROUP BY 1, 2"
     )
-
-
-def _attempts_series_sql(ctx: Context) -> str:
-    w = ctx.width_ns
-    return f"""
-WITH s AS (SELECT trace_id, span_id, parent_span_id, service, start_ns FROM spans
-           WHERE {ctx.when("start_ns")} AND service IS NOT NULL)
-SELECT p.service || ' -> ' || c.service, c.start_ns - c.start_ns % {w} AS t,
-       count(*), count(DISTINCT c.trace_id)
-FROM s c JOIN s p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
-WHERE p.service <> c.service GROUP BY 1, 2"""
 
 
 def attempts_per_request(ctx: Context) -> dict[str, dict[int, float]]:
     """Per call edge ("checkout -> payments") that ever retried: attempts per request per
     bucket, for the report."""
-    if not ctx.has("spans"):
-        return {}
-    series: dict[str, dict[int, float]] = defaultdict(dict)
-    for edge, t, calls, requests in ctx.query(_attempts_series_sql(ctx)):
-        series[edge][int(t)] = int(calls) / max(int(requests), 1)
-    return {e: v for e, v in series.items() if max(v.values(), default=1.0) > 1.05}
+    series: dict[str, dict[int, float]] = {}
+    for (caller, callee), c in ctx.calls.items():
+        points = {t: n / max(r, 1) for t, n, r in zip(c.times, c.calls, c.requests, strict=True)}
+        if max(points.values(), default=1.0) > 1.05:
+            series[f"{caller} -> {callee}"] = points
+    return series
 
 
-def _ratios(scope: Scope, since: int | None) -> dict[tuple[str, str], tuple[int, int]]:
-    rows = scope.query(_attempts_sql(scope, since))
-    return {(a, b): (int(n), int(r)) for a, b, n, r in rows}
+def _ratios(
+    calls: Mapping[tuple[str, str], CallSeries], since: int | None
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """(calls, requests) per edge, from ``since`` on."""
+    return {
+        pair: (int(c.total("calls", since)), int(c.total("requests", since)))
+        for pair, c in calls.items()
+    }
 
 
 def detect(ctx: Context) -> list[Finding]:
@@ -97,10 +85,10 @@ def detect(ctx: Context) -> list[Finding]:
     scores: dict[str, float] = defaultdict(float)
     starts: dict[str, int] = {}
     callers: dict[str, set[str]] = defaultdict(set)
-    if ctx.has("spans") and ctx.baseline is not None:
-        before = _ratios(ctx.baseline, None)
+    if ctx.calls and ctx.normal_calls:
+        before = _ratios(ctx.normal_calls, None)
         onsets = [t for t in (ctx.onset(s) for s in ctx.services) if t is not None]
-        now = _ratios(ctx.incident, min(onsets) if onsets else None)
+        now = _ratios(ctx.calls, min(onsets) if onsets else None)
         for (caller, callee), (calls, requests) in now.items():
             per = calls / max(requests, 1)
             old_calls, old_requests = before.get((caller, callee), (0, 0))
@@ -222,7 +210,7 @@ def _from_logs(
                 float(n),
             )
         )
-        condition = f"service = ? AND {ctx.dialect.matches('message', RETRY_LINES)}"
+        condition = f"service = ? AND {ctx.dialect.matches('message', RETRY_LINES, RETRY_WORDS)}"
         evidence[target] += example_lines(ctx, condition, [caller], limit=1)
 
 

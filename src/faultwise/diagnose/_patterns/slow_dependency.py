@@ -11,25 +11,18 @@ callers whose latency moved after it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from faultwise.diagnose._context import Context
 from faultwise.diagnose._evidence import clip, example_lines, short_time
 from faultwise.diagnose._model import Evidence, EvidenceKind, Finding, Pattern, Signal
-from faultwise.diagnose._signals import LOGGED_DURATION, Anomaly, own_time_cte
-from faultwise.diagnose._sql import Scope
+from faultwise.diagnose._signals import LOGGED_DURATION, Anomaly, Profile, own_time_cte
 
 __all__ = ["critical_path", "detect", "moved_callers", "operations_share", "time_share"]
 
 PATTERN = Pattern.SLOW_DEPENDENCY
 CAP = 0.75
 _OWN = "own time per request"
-
-
-def _share_sql(scope: Scope, since: int | None) -> str:
-    extra = f"start_ns >= {since}" if since is not None else "TRUE"
-    return f"""{own_time_cte(scope, extra)}
-SELECT service, sum(own_ns), (SELECT sum(dur) FROM x WHERE parent_service IS NULL
-                                                    AND entry = 1)
-FROM x GROUP BY 1"""
 
 
 def _ops_sql(ctx: Context, since: int) -> str:
@@ -52,14 +45,13 @@ _TRACE_SQL = (
 )
 
 
-def time_share(scope: Scope, service: str, since: int | None) -> float | None:
-    """The share of all request time (root spans) spent in ``service``'s own time."""
-    rows = scope.query(_share_sql(scope, since))
-    total = next((r[2] for r in rows), None)
-    own = next((r[1] for r in rows if r[0] == service), None)
-    if not total or own is None:
+def time_share(profiles: Mapping[str, Profile], service: str, since: int | None) -> float | None:
+    """The share of all request time (at the root spans) spent in ``service``'s own time."""
+    total = sum(p.total("root_total", since) for p in profiles.values())
+    mine = profiles.get(service)
+    if not total or mine is None:
         return None
-    return float(own) / float(total)
+    return mine.total("own_total", since) / total
 
 
 def operations_share(ctx: Context, service: str, since: int) -> tuple[list[str], int]:
@@ -177,8 +169,8 @@ def detect(ctx: Context) -> list[Finding]:
             a = ctx.anomaly(service, key)
             if a is not None:
                 evidence.append(Evidence(EvidenceKind.SPAN, a.describe(), None, a.after / 1e9))
-        after = time_share(ctx.incident, service, own.onset_ns)
-        before = time_share(ctx.baseline, service, None) if ctx.baseline else None
+        after = time_share(ctx.profiles, service, own.onset_ns)
+        before = time_share(ctx.normal, service, None) if ctx.normal else None
         if after is not None:
             was = f"{100 * before:.0f} % -> " if before is not None else ""
             evidence.append(
