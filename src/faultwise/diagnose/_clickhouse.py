@@ -198,9 +198,13 @@ def _ns(column: str) -> str:
 
 
 def _within(column: str, window: Window, coarse: str | None = None) -> str:
-    """``column`` (a DateTime64) inside ``window``; ``coarse`` (a DateTime primary-key column)
-    is bounded too, so ClickHouse skips granules by the key."""
-    cond = f"{_ns(column)} >= {window.start_ns} AND {_ns(column)} < {window.end_ns}"
+    """``column`` (a DateTime64) inside ``window``, compared as the bare column so ClickHouse
+    prunes partitions and skips granules by it; ``coarse`` (a DateTime primary-key column, as
+    ``TimestampTime`` in ``otel_logs``) is bounded too."""
+    cond = (
+        f"{column} >= fromUnixTimestamp64Nano(toInt64({window.start_ns})) "
+        f"AND {column} < fromUnixTimestamp64Nano(toInt64({window.end_ns}))"
+    )
     if coarse:
         lo, hi = window.start_ns // 1_000_000_000, window.end_ns // 1_000_000_000 + 1
         cond += f" AND {coarse} >= toDateTime({lo}) AND {coarse} <= toDateTime({hi})"
