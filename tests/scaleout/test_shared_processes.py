@@ -1,5 +1,6 @@
-"""Four processes share one Redis-backed breaker: once it opens in one, the others reject
-within one refresh interval."""
+"""Four processes share one Redis-backed breaker (on a Redis the test started): once it opens
+in one, the others reject within one refresh interval; then the test stops Redis, and every
+process follows the chosen fail mode without a call hanging."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from faultwise.resilience import CircuitOpenError, CircuitState
-from faultwise.resilience.shared import SharedState
+from faultwise.resilience import CircuitOpenError, CircuitState, Event
+from faultwise.resilience.shared import FailMode, SharedState, SharedStateUnavailable
 
 from .redis_server import RedisServer
 
@@ -19,63 +20,90 @@ REFRESH = 0.2
 PROCESSES = 4
 
 
-def replica(url: str, index: int, barrier: Any, results: Any) -> None:
-    """One replica: the first makes failing calls until its breaker opens; the others poll
-    their own breaker and note when it first rejects."""
-    shared = SharedState(url, refresh=REFRESH, prefix="fleet:")
-    breaker = shared.circuit_breaker("db", minimum_calls=10, failure_rate=0.5, open_duration=30)
-    barrier.wait(timeout=60)
-    deadline = time.monotonic() + 10.0
-    try:
-        if index == 0:
-            time.sleep(0.3)  # the others are polling by now
-            while breaker.state is CircuitState.CLOSED and time.monotonic() < deadline:
-                with contextlib.suppress(ConnectionError):
-                    breaker.call(_fail)
-            results.put((index, "opened", time.time()))
-            return
-        while breaker.try_acquire() is not None and time.monotonic() < deadline:
-            time.sleep(0.001)
-        rejected_at = time.time()
-        try:
-            breaker.call(time.time)
-            results.put((index, "called", rejected_at))
-        except CircuitOpenError:
-            results.put((index, "rejected", rejected_at))
-    finally:
-        shared.close()
-
-
 def _fail() -> None:
     raise ConnectionError("dependency down")
 
 
+def _ok() -> str:
+    return "ok"
+
+
+def replica(url: str, fail: str, index: int, sync: Any, results: Any) -> None:
+    """Phase 1: the first replica makes failing calls until "db" opens; the others poll their
+    own "db" breaker and note when it first rejects. Phase 2 (after the test stops Redis):
+    every replica calls through a second, closed breaker and notes what happens."""
+    shared = SharedState(url, refresh=REFRESH, prefix="fleet:", fail=fail)
+    outages: list[Event] = []
+    shared.on_event(lambda e: outages.append(e) if isinstance(e, SharedStateUnavailable) else None)
+    db = shared.circuit_breaker("db", minimum_calls=10, failure_rate=0.5, open_duration=30)
+    other = shared.circuit_breaker("other", minimum_calls=10)
+    opened, stopped = sync
+    deadline = time.monotonic() + 20.0
+    try:
+        if index == 0:
+            time.sleep(0.3)  # the others are polling by now
+            while db.state is CircuitState.CLOSED and time.monotonic() < deadline:
+                with contextlib.suppress(ConnectionError):
+                    db.call(_fail)
+            results.put((index, "opened", time.time()))
+        else:
+            while db.try_acquire() is not None and time.monotonic() < deadline:
+                time.sleep(0.001)
+            rejected_at = time.time()
+            try:
+                db.call(_ok)
+                results.put((index, "called", rejected_at))
+            except CircuitOpenError:
+                results.put((index, "rejected", rejected_at))
+        opened.wait(timeout=30)
+        stopped.wait(timeout=30)
+        while not outages and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen, slowest = [], 0.0
+        for _ in range(20):
+            started = time.monotonic()
+            try:
+                seen.append(other.call(_ok))
+            except CircuitOpenError as exc:
+                seen.append(exc.state.value)
+            slowest = max(slowest, time.monotonic() - started)
+            time.sleep(0.01)
+        modes = [e.fail_mode.value for e in outages if isinstance(e, SharedStateUnavailable)]
+        results.put((index, "outage", (modes, seen, slowest)))
+    finally:
+        shared.close()
+
+
 @pytest.mark.integration
 @pytest.mark.slow
-def test_four_processes_reject_within_one_refresh_after_one_opens(
-    own_redis: RedisServer,
+@pytest.mark.parametrize(("fail", "expected"), [("open", "ok"), ("closed", "forced_open")])
+def test_four_processes_share_a_breaker_and_follow_the_fail_mode_when_redis_stops(
+    own_redis: RedisServer, fail: str, expected: str
 ) -> None:
     context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(PROCESSES)
+    opened, stopped = context.Event(), context.Event()
     results = context.Queue()
     processes = [
-        context.Process(target=replica, args=(own_redis.url, i, barrier, results))
+        context.Process(target=replica, args=(own_redis.url, fail, i, (opened, stopped), results))
         for i in range(PROCESSES)
     ]
     for process in processes:
         process.start()
-    reports = [results.get(timeout=60) for _ in processes]
+    first = {i: (what, at) for i, what, at in (results.get(timeout=90) for _ in processes)}
+    opened.set()
+    own_redis.stop()
+    stopped.set()
+    outage = {i: report for i, _, report in (results.get(timeout=60) for _ in processes)}
     for process in processes:
         process.join(timeout=30)
-    by_index = {index: (what, at) for index, what, at in reports}
-    assert ("opened", [("rejected",)] * 3) == (
-        by_index[0][0],
-        [(by_index[i][0],) for i in range(1, PROCESSES)],
-    )
-    opened_at = by_index[0][1]
-    delays = [by_index[i][1] - opened_at for i in range(1, PROCESSES)]
-    print(f"rejected {[round(d * 1000, 1) for d in delays]} ms after the breaker opened")
-    # one refresh interval, plus the opener's publish round trip and the scheduling delays
-    # of five processes on a busy two-core machine
+
+    assert ["opened", "rejected", "rejected", "rejected"] == [first[i][0] for i in range(4)]
+    delays = [first[i][1] - first[0][1] for i in range(1, PROCESSES)]
+    print(f"rejected {[round(d * 1000) for d in delays]} ms after the breaker opened")
+    # one refresh interval, plus the opener's publish round trip and the scheduling of five
+    # processes on a busy two-core machine
     assert all(delay <= REFRESH + 0.1 for delay in delays), delays
+    for modes, seen, slowest in outage.values():
+        assert ([FailMode(fail).value], [expected] * 20) == (modes, seen)
+        assert slowest < 1.0  # nothing hangs: a call never waits on the dead Redis
     assert [0] * PROCESSES == [process.exitcode for process in processes]
