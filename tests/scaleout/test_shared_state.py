@@ -91,6 +91,23 @@ def test_a_breaker_opened_in_one_replica_rejects_in_the_others_after_a_sync(
     ]
 
 
+def test_a_replica_that_starts_later_adopts_the_open_breaker_and_resets_nothing(
+    redis_url: str, prefix: str
+) -> None:
+    (first,) = replicas(redis_url, prefix, 1)
+    opener = first.circuit_breaker("db", minimum_calls=5, open_duration=30.0)
+    outcomes(lambda: opener.call(fail), 5)
+    first.sync()
+    time.sleep(0.05)
+    (late,) = replicas(redis_url, prefix, 1)
+    newcomer = late.circuit_breaker("db", minimum_calls=5, open_duration=30.0)
+    late.sync()
+    first.sync()
+    assert (CircuitState.OPEN, CircuitState.OPEN) == (opener.state, newcomer.state)
+    assert 29.0 < newcomer.open_remaining < 29.96  # the opener's time, not a fresh 30 s
+    assert 5 == newcomer.snapshot().window.failures
+
+
 def test_closing_after_the_probes_clears_the_window_for_the_whole_fleet(
     redis_url: str, prefix: str
 ) -> None:
