@@ -113,7 +113,7 @@ def test_the_http_connection_sends_database_settings_and_credentials(fake_clickh
     doc = {"meta": [{"name": "n", "type": "UInt64"}, {"name": "x", "type": "Float64"}]}
     FakeClickHouse.reply = (200, json.dumps({**doc, "data": [[3, 1]]}).encode())
     connection = HttpConnection(f"http://ana:s%40cret@{fake_clickhouse}/otel")
-    assert (["UInt64", "Float64"], [[3, 1]]) == connection.run("SELECT 1")
+    assert ([("n", "UInt64"), ("x", "Float64")], [[3, 1]]) == connection.run("SELECT 1")
     query, auth, body = FakeClickHouse.seen[0]
     assert ("otel", "1", "JSONCompact", "SELECT 1") == (
         query["database"][0],
@@ -200,3 +200,23 @@ def test_telemetry_files_next_to_clickhouse_are_refused(
             until="2026-03-04T09:10:00Z",
             configs=[folder],
         )
+
+
+def test_the_clickhouse_store_answers_as_the_duckdb_store_does(
+    chdb_incident: tuple[str, str],
+) -> None:
+    data, folder = chdb_incident
+    sql = (
+        "SELECT service, count(*) AS n, avg(CASE WHEN severity >= 17 THEN 1 ELSE 0 END) AS e "
+        "FROM logs WHERE service IS NOT NULL GROUP BY service ORDER BY service"
+    )
+    with load_incident([folder]) as store:
+        expected = store.query_dicts(sql)
+    with open_clickhouse(
+        f"chdb:{data}?database=otel", since="2026-03-04T09:00:00Z", until="2026-03-04T09:10:00Z"
+    ) as store:
+        assert expected == store.query_dicts(sql)
+        assert [type(v) for v in expected[0].values()] == [
+            type(v) for v in store.query_dicts(sql)[0].values()
+        ]
+        assert [(None,)] == store.query("SELECT max(ts_ns) FROM logs WHERE service = ?", ["-"])

@@ -72,9 +72,9 @@ _BOOKKEEPING = re.compile(r"\bFROM\s+(?:sources|rejects|clock_findings|templates
 
 
 class ClickHouseConnection(Protocol):
-    """Runs one query and returns its column types and rows (parsed JSONCompact)."""
+    """Runs one query and returns its columns (name, type) and rows (parsed JSONCompact)."""
 
-    def run(self, sql: str) -> tuple[list[str], list[list[Any]]]: ...
+    def run(self, sql: str) -> tuple[list[tuple[str, str]], list[list[Any]]]: ...
     def close(self) -> None: ...
 
 
@@ -99,7 +99,7 @@ class HttpConnection:
         self._timeout = timeout
         self._where = f"{parts.hostname}:{port}"
 
-    def run(self, sql: str) -> tuple[list[str], list[list[Any]]]:
+    def run(self, sql: str) -> tuple[list[tuple[str, str]], list[list[Any]]]:
         request = urllib.request.Request(
             f"{self._endpoint}?{self._params}", sql.encode(), self._headers, method="POST"
         )
@@ -129,7 +129,7 @@ class ChdbConnection:
         self.database = database
         self._settings = " SETTINGS " + ", ".join(f"{k} = {v}" for k, v in SETTINGS.items())
 
-    def run(self, sql: str) -> tuple[list[str], list[list[Any]]]:
+    def run(self, sql: str) -> tuple[list[tuple[str, str]], list[list[Any]]]:
         try:
             result = self._session.query(
                 f"{sql.rstrip().rstrip(';')}{self._settings}", "JSONCompact"
@@ -143,11 +143,11 @@ class ChdbConnection:
             self._session.close()
 
 
-def _parsed(body: bytes) -> tuple[list[str], list[list[Any]]]:
+def _parsed(body: bytes) -> tuple[list[tuple[str, str]], list[list[Any]]]:
     if not body.strip():
         return [], []
     doc = json.loads(body)
-    return [m["type"] for m in doc["meta"]], doc["data"]
+    return [(m["name"], m["type"]) for m in doc["meta"]], doc["data"]
 
 
 def connect(url: str) -> ClickHouseConnection:
@@ -552,11 +552,20 @@ class ClickHouseStore(Store):
     def query(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
         if _BOOKKEEPING.search(sql) and not _MODEL_WORD.search(sql):
             return super().query(sql, params)  # what the local files were: sources, rejects
-        types, rows = self._ch.run(with_model(bind(sql, params), self.model()))
-        return [tuple(_typed(k, v) for k, v in zip(types, row, strict=True)) for row in rows]
+        _, rows = self._run(sql, params)
+        return rows
 
     def query_dicts(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
-        raise NotImplementedError("the ClickHouse store answers query() and scalar()")
+        if _BOOKKEEPING.search(sql) and not _MODEL_WORD.search(sql):
+            return super().query_dicts(sql, params)
+        names, rows = self._run(sql, params)
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def _run(self, sql: str, params: Params) -> tuple[list[str], list[tuple[Any, ...]]]:
+        columns, rows = self._ch.run(with_model(bind(sql, params), self.model()))
+        types = [kind for _, kind in columns]
+        typed = [tuple(_typed(k, v) for k, v in zip(types, row, strict=True)) for row in rows]
+        return [name for name, _ in columns], typed
 
     def close(self) -> None:
         self._ch.close()
