@@ -120,7 +120,9 @@ def test_silent_failure_live_with_the_builtin_queue_loses_acked_messages(tmp_pat
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scenario", [s for s in Scenario if s is not Scenario.RETRY_STORM])
+@pytest.mark.parametrize(
+    "scenario", [s for s in Scenario if s is not Scenario.RETRY_STORM], ids=lambda s: s.value
+)
 def test_with_defenses_the_live_outage_does_not_happen(scenario: Scenario) -> None:
     duration = {Scenario.CASCADING_FAILURE: 12.0, Scenario.SILENT_FAILURE: 8.0}.get(scenario, 5.0)
     result = run_scenario_live(
