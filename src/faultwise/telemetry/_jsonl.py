@@ -87,7 +87,7 @@ class JsonPlan:
                 items.append(f"j[{len(flat)}]")
             exprs[field] = items[0] if len(items) == 1 else f"coalesce({', '.join(items)})"
         listing = ", ".join(quote(p) for p in flat) or quote("$.__none__")
-        return f"json_extract_string({column}, [{listing}])", exprs
+        return f"TRY(json_extract_string({column}, [{listing}]))", exprs
 
 
 def json_plan(records: list[dict[str, Any]], mapping: Mapping[Field, str]) -> JsonPlan:
@@ -140,7 +140,7 @@ def staged_json_sql(lines: str, plan: JsonPlan, *, trim_message: bool = True) ->
         f"{col(Field.SPAN_ID)} AS span_id, {col(Field.REQUEST_ID)} AS request_id, "
         f"{col(Field.THREAD)} AS thread, {'line' if plan.extra else 'NULL'} AS attrs, "
         "CASE WHEN j IS NULL THEN 'not a JSON object' END AS reject, raw "
-        f"FROM (SELECT n, line, raw, TRY({listing}) AS j FROM {lines} WHERE line IS NOT NULL)"
+        f"FROM (SELECT n, line, raw, {listing} AS j FROM {lines} WHERE line IS NOT NULL)"
     )
 
 

@@ -149,7 +149,7 @@ def _unwrap_json(sql: str, sample: list[str]) -> _Layer | None:
         else:
             cols.append(name)
     inner = (
-        f"SELECT *, CASE WHEN starts_with(ltrim(message), '{{') THEN TRY({listing}) END AS j "
+        f"SELECT *, CASE WHEN starts_with(ltrim(message), '{{') THEN {listing} END AS j "
         f"FROM ({sql})"
     )
     messages = [str(v).rstrip("\r\n") for v in plan_values(records, plan, Field.MESSAGE)]
