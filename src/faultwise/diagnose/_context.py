@@ -21,7 +21,7 @@ from faultwise.diagnose._signals import (
     new_templates,
     profiles,
 )
-from faultwise.diagnose._sql import Scope
+from faultwise.diagnose._sql import Dialect, Scope
 from faultwise.telemetry._store import Params
 
 __all__ = ["Context", "build_context", "time_range"]
@@ -106,7 +106,7 @@ class Context:
     templates: tuple[NewTemplate, ...]
 
     @property
-    def dialect(self) -> Any:
+    def dialect(self) -> Dialect:
         return self.incident.dialect
 
     def query(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:

@@ -193,25 +193,42 @@ def _chart(chart: Chart) -> str:
                 'stroke="#6b7280" stroke-dasharray="4 3"><title>'
                 f"{_e(short_time(ts))} {_e(label)}</title></line>"
             )
+    styles = _styles(chart)
     for k, s in enumerate(chart.series):
-        color = _PALETTE[k % len(_PALETTE)]
+        color, dash = styles[k]
         for segment in _segments(s.values):
             pts = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in segment)
             out.append(
                 f'<polyline data-series="{k}" points="{pts}" fill="none" '
-                f'stroke="{color}" stroke-width="1.8"><title>{_e(s.label)}</title>'
+                f'stroke="{color}" stroke-width="1.8"{dash}><title>{_e(s.label)}</title>'
                 "</polyline>"
             )
     out.append(f'<text x="{_LEFT}" y="{_TOP - 4}">{_e(chart.unit)}</text></svg>')
     legend = "".join(
-        f'<span data-series="{k}"><i style="background:{_PALETTE[k % len(_PALETTE)]}"></i>'
-        f"{_e(s.label)}</span>"
+        f'<span data-series="{k}"><i style="background:{styles[k][0]}"></i>{_e(s.label)}</span>'
         for k, s in enumerate(chart.series)
     )
     return (
         f'<div class="chart" data-key="{_e(chart.key)}"><h3>{_e(chart.title)}</h3>'
         f'{"".join(out)}<div class="legend">{legend}</div></div>'
     )
+
+
+_DASHES = {"p50": "", "p95": ' stroke-dasharray="6 3"', "p99": ' stroke-dasharray="2 3"'}
+
+
+def _styles(chart: Chart) -> list[tuple[str, str]]:
+    """(colour, dash attribute) per series: one colour per service, and for percentile
+    series ("checkout p95") one dash pattern per percentile."""
+    owners: dict[str, int] = {}
+    found = []
+    for s in chart.series:
+        owner, _, suffix = s.label.rpartition(" ")
+        key = owner if suffix in _DASHES and owner else s.label
+        index = owners.setdefault(key, len(owners))
+        dash = _DASHES.get(suffix, "") if owner else ""
+        found.append((_PALETTE[index % len(_PALETTE)], dash))
+    return found
 
 
 def _segments(values: Sequence[float | None], bridge: int = 3) -> list[list[tuple[float, float]]]:
