@@ -32,7 +32,17 @@ from faultwise.lab._procs import Cluster, ServiceProcess
 from faultwise.lab._sim import ClientPolicy, Recorder
 from faultwise.lab._telemetry import write_metrics_csv, write_restart_events
 
-__all__ = ["DEFAULT_RABBITMQ", "Edge", "LiveOptions", "LiveRun", "reachable"]
+__all__ = [
+    "DEFAULT_RABBITMQ",
+    "Edge",
+    "LiveOptions",
+    "LiveRun",
+    "get_json",
+    "post_json",
+    "proxy_api",
+    "reachable",
+    "relabel",
+]
 
 DEFAULT_RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"
 
@@ -251,7 +261,7 @@ class LiveRun:
         api = f"127.0.0.1:{self.cluster.services['proxy'].port}"
         parts = urlsplit(upstream_url)
         body = {"name": name, "listen": "127.0.0.1:0", "upstream": f"{parts.hostname}:{parts.port}"}
-        created = asyncio.run(_api(api, "POST", "/proxies", body))
+        created = asyncio.run(proxy_api(api, "POST", "/proxies", body))
         listen = created["listen"]
         netloc = listen if not parts.username else f"{parts.username}@{listen}"
         return urlunsplit(parts._replace(netloc=netloc)), api
@@ -448,7 +458,7 @@ def _importable(module: str) -> bool:
     return True
 
 
-async def _api(address: str, method: str, path: str, body: Any = None) -> Any:
+async def proxy_api(address: str, method: str, path: str, body: Any = None) -> Any:
     """Call the fault proxy's Toxiproxy API."""
     client = HttpClient(f"http://{address}")
     try:
@@ -493,10 +503,6 @@ async def _store_call(url: str, op: str, **args: Any) -> dict[str, Any]:
         return await conn.call(op, **args)
     finally:
         await conn.close()
-
-
-async def store_fault(url: str, slowdown: float) -> None:
-    await _store_call(url, "fault", slowdown=slowdown)
 
 
 async def _rabbit_depth(url: str, name: str) -> int:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from faultwise.lab._live import Edge, LiveOptions, LiveRun, _api, get_json
+from faultwise.lab._live import Edge, LiveOptions, LiveRun, get_json, proxy_api
 from faultwise.lab._scenarios import Scenario, ScenarioResult
 from faultwise.lab._sim import Recorder
 from faultwise.lab._telemetry import payments_config, steady_state, write_config, write_truth
@@ -99,8 +99,8 @@ def _cascading(defended: bool, seed: int, out: Path | None, opts: LiveOptions) -
             [catalog, shop],
             duration=duration,
             faults=[
-                (fault_at, lambda: _api(api, "POST", "/proxies/db/toxics", toxic)),
-                (fault_end, lambda: _api(api, "DELETE", "/proxies/db/toxics/slow_db")),
+                (fault_at, lambda: proxy_api(api, "POST", "/proxies/db/toxics", toxic)),
+                (fault_end, lambda: proxy_api(api, "DELETE", "/proxies/db/toxics/slow_db")),
             ],
             sample=_stats_sampler({"orders": orders, "gateway": gateway}),
         )

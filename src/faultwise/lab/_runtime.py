@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from faultwise._clock import SYSTEM_CLOCK
+from faultwise.lab._faultwise_policy import ServerShed, server_limiter
 from faultwise.lab._http import HttpClient, Response
+from faultwise.lab._sim import Outcome
 from faultwise.lab._telemetry import SpanWriter, new_span_id
 from faultwise.resilience import (
     BreakerStateChanged,
@@ -188,9 +190,6 @@ class Peer:
             response = await self.client.request(method, path, headers, body)
             status = response.status_code
             if status >= 500:
-                from faultwise.lab._faultwise_policy import ServerShed
-                from faultwise.lab._sim import Outcome
-
                 error = (
                     ServerShed(Outcome.REJECTED) if status == 503 else PeerError(self.name, status)
                 )
@@ -269,11 +268,7 @@ class Runtime:
         self.spans = SpanWriter(self.out / "spans" / f"{self.instance}.csv") if self.out else None
         self.metrics = _Metrics()
         shed = bool(config.get("shed", False))
-        limiter = None
-        if shed:
-            from faultwise.lab._faultwise_policy import server_limiter
-
-            limiter = server_limiter(SYSTEM_CLOCK)
+        limiter = server_limiter(SYSTEM_CLOCK) if shed else None
         self.pool = WorkerPool(
             f"{self.name}-workers",
             int(config.get("workers", 16)),
