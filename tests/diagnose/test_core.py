@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from faultwise._errors import InputError
-from faultwise.diagnose import Edge, Window, parse_window
+from faultwise.diagnose import Edge, Window, parse_window, split_inputs
 from faultwise.diagnose._evidence import named_service, rfc3339
 from faultwise.diagnose._graph import find_cycles
 from faultwise.diagnose._patterns.config_drift import owner
@@ -99,3 +101,22 @@ def test_the_engine_specific_functions_differ_only_in_spelling() -> None:
     assert "quantile(0.95)(x)" == CLICKHOUSE.quantile("x", 0.95)
     assert "regexp_matches(m, 'a''b')" == DUCKDB.matches("m", "a'b")
     assert "match(m, 'a''b')" == CLICKHOUSE.matches("m", "a'b")
+
+
+def test_configuration_files_are_told_apart_from_telemetry(tmp_path: Path) -> None:
+    for name in (
+        "logs/api.log",
+        "config/api.json",
+        "values-prod.yaml",
+        "traces/spans.csv",
+        ".env.production",
+    ):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x\n")
+    telemetry, configs = split_inputs([str(tmp_path)])
+    assert [str(tmp_path / "logs/api.log"), str(tmp_path / "traces/spans.csv")] == telemetry
+    assert [
+        str(tmp_path / ".env.production"),
+        str(tmp_path / "config/api.json"),
+        str(tmp_path / "values-prod.yaml"),
+    ] == configs
