@@ -55,3 +55,15 @@ def test_module_entry_point_runs() -> None:
         check=False,
     )
     assert (0, f"faultwise {__version__}\n") == (proc.returncode, proc.stdout)
+
+
+def test_running_one_command_imports_no_other_command_module() -> None:
+    code = (
+        "import sys\n"
+        "from faultwise.cli import main\n"
+        "main(['rules'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('faultwise.cli.') and "
+        "not m.startswith('faultwise.cli._')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert "['faultwise.cli.rules']" == proc.stdout.strip().splitlines()[-1]

@@ -13,7 +13,6 @@ import pkgutil
 import sys
 import traceback
 from collections.abc import Sequence
-from types import ModuleType
 
 from faultwise import __version__
 from faultwise._errors import FaultwiseError
@@ -22,12 +21,21 @@ from faultwise.cli._exit import ExitCode
 __all__ = ["ExitCode", "build_parser", "main"]
 
 
-def _commands() -> list[ModuleType]:
-    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
-    return [importlib.import_module(f"{__name__}.{name}") for name in names]
+def _command_names() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _invoked(argv: Sequence[str], names: list[str]) -> str | None:
+    """The command named on the line, found without importing any command module."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            module = arg.replace("-", "_")
+            return module if module in names else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with ``only`` one command's parser (start-up imports one module)."""
     parser = argparse.ArgumentParser(
         prog="faultwise",
         description="Defend against, observe, diagnose and rehearse production failures.",
@@ -37,9 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show the full traceback of unexpected errors"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in _commands():
-        name = module.__name__.rsplit(".", 1)[1].replace("_", "-")
-        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
+    for name in _command_names():
+        if only is not None and name != only:
+            continue
+        module = importlib.import_module(f"{__name__}.{name}")
+        cmd = sub.add_parser(name.replace("_", "-"), help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
         cmd.set_defaults(_run=module.run)
     return parser
@@ -47,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (see :class:`ExitCode`)."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_invoked(argv, _command_names()))
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
