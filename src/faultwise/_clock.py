@@ -7,7 +7,6 @@ drives the same objects in virtual time.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Protocol, runtime_checkable
 
@@ -50,6 +49,10 @@ class SystemClock:
 
     @staticmethod
     async def sleep_async(seconds: float) -> None:
+        # imported here so that importing faultwise does not import asyncio (start-up cost,
+        # and coverage's --source=faultwise.resilience re-import trap)
+        import asyncio
+
         await asyncio.sleep(max(seconds, 0.0))
 
     def __repr__(self) -> str:
