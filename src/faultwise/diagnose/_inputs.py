@@ -71,9 +71,21 @@ def load_incident(
     mapping: Sequence[str] | None = None,
     progress: ProgressHook | None = None,
 ) -> Store:
-    """A store holding the telemetry under ``paths`` and the rows of every config file."""
+    """A store holding the telemetry under ``paths`` and the rows of every config file.
+
+    Log templates (``logs.template_id``) are mined only for a store kept in ``db``, for the
+    ``templates`` and ``timeline`` commands later: the diagnosis groups messages by its own
+    cheaper shape, and mining a million lines costs more than diagnosing them.
+    """
     telemetry, found = split_inputs(paths)
-    store = load(telemetry, db=db, fmt=fmt, mapping=list(mapping or ()), progress=progress)
+    store = load(
+        telemetry,
+        db=db,
+        fmt=fmt,
+        mapping=list(mapping or ()),
+        progress=progress,
+        templates=db is not None,
+    )
     try:
         rows = [_config_rows(p) for p in [*found, *configs]]
         store.insert(Table.CONFIGS, [r for batch in rows for r in batch])
