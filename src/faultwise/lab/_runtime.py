@@ -268,10 +268,11 @@ class Runtime:
         self.spans = SpanWriter(self.out / "spans" / f"{self.instance}.csv") if self.out else None
         self.metrics = _Metrics()
         shed = bool(config.get("shed", False))
-        limiter = server_limiter(SYSTEM_CLOCK) if shed else None
+        workers = int(config.get("workers", 16))
+        limiter = server_limiter(SYSTEM_CLOCK, workers) if shed else None
         self.pool = WorkerPool(
             f"{self.name}-workers",
-            int(config.get("workers", 16)),
+            workers,
             limiter=limiter,
             honour_deadline=shed,
         )

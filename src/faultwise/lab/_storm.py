@@ -156,7 +156,7 @@ def run_storm_sim(
     drain = spec.timeout * (spec.retries + 1) + 2.0 * spec.retries + 1.0
     seconds = int(spec.duration + drain) + 1
     recorder = Recorder(seconds)
-    limiter = server_limiter(sim.clock) if sheds_load(key) else None
+    limiter = server_limiter(sim.clock, spec.workers) if sheds_load(key) else None
     backend = Service(sim, server_spec(key, spec), tracer=tel, limiter=limiter)
     factory = client_policy_factory(key, spec, sim.clock)
     callers = [
