@@ -37,7 +37,12 @@ def test_scopes_keep_their_window_and_untimed_rows_belong_to_the_incident() -> N
     with Store() as store:
         w = Window(10, 20)
         assert "TRUE" == Scope(store).when("ts_ns")
-        assert "(ts_ns >= 10 AND ts_ns < 20)" == Scope(store, window=w).when("ts_ns")
+        assert "(ts_ns IS NULL OR ((ts_ns >= 10 AND ts_ns < 20)))" == Scope(store, window=w).when(
+            "ts_ns"
+        )
+        assert "(ts_ns >= 10 AND ts_ns < 20)" == Scope(store, window=w, keep_untimed=False).when(
+            "ts_ns"
+        )
         assert "(ts_ns IS NULL OR ((NOT (ts_ns >= 10 AND ts_ns < 20))))" == Scope(
             store, outside=w
         ).when("ts_ns")

@@ -33,12 +33,17 @@ _MIN_LEADING_BUCKETS = 4
 
 
 def _range_sql(scope: Scope) -> str:
-    parts = [
-        f"SELECT min(ts_ns) AS lo, max(ts_ns) AS hi FROM logs WHERE {scope.when('ts_ns')}",
-        f"SELECT min(start_ns), max(start_ns) FROM spans WHERE {scope.when('start_ns')}",
-        f"SELECT min(ts_ns), max(ts_ns) FROM samples WHERE {scope.when('ts_ns')}",
-    ]
-    return f"SELECT min(lo), max(hi) FROM ({' UNION ALL '.join(parts)}) r"
+    """The time range of the events (logs and spans), and of the samples."""
+    events = (
+        f"SELECT min(ts_ns) AS lo, max(ts_ns) AS hi FROM logs WHERE {scope.when('ts_ns')} "
+        f"UNION ALL SELECT min(start_ns), max(start_ns) FROM spans "
+        f"WHERE {scope.when('start_ns')}"
+    )
+    return (
+        f"SELECT (SELECT min(lo) FROM ({events}) e), (SELECT max(hi) FROM ({events}) e), "
+        f"(SELECT min(ts_ns) FROM samples WHERE {scope.when('ts_ns')}), "
+        f"(SELECT max(ts_ns) FROM samples WHERE {scope.when('ts_ns')})"
+    )
 
 
 def _services_sql(scope: Scope) -> str:
@@ -65,11 +70,28 @@ def _counts_sql(scope: Scope) -> str:
 
 
 def time_range(scope: Scope) -> Window | None:
-    """The first and last timestamp in ``scope`` (None when nothing has a time)."""
-    lo, hi = scope.query(_range_sql(scope))[0]
+    """The incident's time range: that of its logs and spans (metrics exported for a whole
+    day do not stretch a three-minute incident), or of its samples when there are no events.
+    None when nothing has a time."""
+    lo, hi, s_lo, s_hi = scope.query(_range_sql(scope))[0]
+    if lo is None:
+        lo, hi = s_lo, s_hi
     if lo is None:
         return None
     return Window(int(lo), int(hi) + 1)
+
+
+def _narrowed(scope: Scope, window: Window) -> Scope:
+    """``scope`` cut to its events' range (padded by that range on each side) when samples
+    reach far beyond it, so day-long metric exports are read around the incident only."""
+    lo, _, s_lo, s_hi = scope.query(_range_sql(scope))[0]
+    if lo is None or s_lo is None:
+        return scope
+    span = window.end_ns - window.start_ns
+    if (window.start_ns - s_lo) + (s_hi - window.end_ns) <= 3 * span:
+        return scope
+    padded = Window(window.start_ns - span, window.end_ns + span)
+    return Scope(scope.store, scope.dialect, padded, scope.outside, scope.keep_untimed)
 
 
 def bucket_width(span_ns: int) -> int:
@@ -148,6 +170,8 @@ def build_context(
     serves as one, and ``baseline_info`` says so.
     """
     window = time_range(incident)
+    if window is not None:
+        incident = _narrowed(incident, window)
     width = bucket_width(window.end_ns - window.start_ns) if window else 1_000_000_000
     grid = _grid(window, width) if window else ()
     if baseline is None and window is not None and len(grid) >= 2 * _MIN_LEADING_BUCKETS:

@@ -129,6 +129,23 @@ WITH l AS (SELECT service, ts_ns - ts_ns % {width} AS t, {ns} AS dur FROM logs
 SELECT service, t, {d.quantile("dur", 0.5)}, {d.quantile("dur", 0.95)} FROM l GROUP BY 1, 2"""
 
 
+RESOURCE_GAUGES = (
+    r"(?i)(cpu|memory|mem_|heap|rss|working_set|disk|filesystem|fs_|volume|pool|connection"
+    r"|thread|goroutine|gc_|file_descriptors|fds)"
+)
+_NOT_A_LEVEL = r"(?i)(_total$|_count$|_sum$|_bucket$|limit|max|capacity|quota|period|size|node_)"
+
+
+def _resource_sql(scope: Scope, width: int) -> str:
+    """Resource gauges (CPU, memory, disk, pools, threads) per service and bucket."""
+    d = scope.dialect
+    return f"""
+SELECT service, metric, ts_ns - ts_ns % {width} AS t, avg(value) FROM samples
+WHERE {scope.when("ts_ns")} AND ts_ns IS NOT NULL AND service IS NOT NULL
+  AND {d.matches("metric", RESOURCE_GAUGES)} AND NOT {d.matches("metric", _NOT_A_LEVEL)}
+GROUP BY 1, 2, 3"""
+
+
 def _span_count_sql(scope: Scope) -> str:
     return f"SELECT count(*) FROM spans WHERE {scope.when('start_ns')}"
 
@@ -271,6 +288,9 @@ def profiles(scope: Scope, grid: Sequence[int], width: int) -> dict[str, Profile
                 for key, value in (("p50", p50), ("p95", p95), ("p99", p99)):
                     if value is not None:
                         rows[service][key][t] = float(value)
+    for service, metric, t, value in scope.query(_resource_sql(scope, width)):
+        if value is not None:
+            rows[service][f"res:{metric}"][t] = float(value)
     if not has_spans:
         for service, t, p50, p95 in scope.query(_log_latency_sql(scope, width)):
             rows[service]["log_p50"][t] = float(p50)
@@ -292,10 +312,20 @@ def profiles(scope: Scope, grid: Sequence[int], width: int) -> dict[str, Profile
     return result
 
 
+def _rules(profile: Profile) -> list[tuple[str, Signal, str, str, float, float]]:
+    """The fixed rules, and one per resource gauge the profile has (``res:<metric>``)."""
+    gauges = [
+        (key, Signal.RESOURCE, key[4:], "", 1.2, 0.0)
+        for key in sorted(profile.series)
+        if key.startswith("res:")
+    ]
+    return [*_RULES, *gauges]
+
+
 def anomalies(current: Profile, normal: Profile | None) -> list[Anomaly]:
     """Every signal of ``current`` that moved against ``normal`` (its baseline profile)."""
     found = []
-    for key, signal, label, unit, ratio, floor in _RULES:
+    for key, signal, label, unit, ratio, floor in _rules(current):
         values = current.values(key)
         if all(v is None for v in values):
             continue

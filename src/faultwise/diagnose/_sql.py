@@ -137,9 +137,7 @@ class Scope:
         if not parts:
             return "TRUE" if self.keep_untimed else f"{column} IS NOT NULL"
         condition = " AND ".join(f"({p})" for p in parts)
-        if self.keep_untimed and self.window is None:
-            return f"({column} IS NULL OR ({condition}))"
-        return condition
+        return f"({column} IS NULL OR ({condition}))" if self.keep_untimed else condition
 
     def query(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
         return self.store.query(sql, params)

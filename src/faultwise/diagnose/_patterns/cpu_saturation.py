@@ -26,7 +26,8 @@ PATTERN = Pattern.CPU_SATURATION
 
 CPU = r"(?i)cpu"
 _USAGE_COUNTERS = r"(?i)(cpu_usage_seconds_total|process_cpu_seconds_total|cpu_seconds_total)$"
-_USAGE_GAUGES = r"(?i)cpu.*(percent|rate|usage|utili)"
+_USAGE_GAUGES = r"(?i)cpu.*(percent|%|ratio|utili|usage_?rate)"
+_NOT_THE_SERVICE = r"(?i)(node|host|machine|system_cpu|_total$|limit|quota|period|request)"
 _BUSY = 0.9
 _MIN_BUSY_S = 45
 _SLOWER = 1.5  # an operation counts as slower at this ratio of its median own time
@@ -53,10 +54,13 @@ def _utilisation(ctx: Context) -> dict[str, list[tuple[int, float]]]:
         result.setdefault(
             s.service, [(t, v / cores) for t, v in zip(s.times, s.means, strict=True)]
         )
-    for s in gauges(ctx, _USAGE_GAUGES, r"(?i)(_total$|limit|quota|period|request)"):
-        if s.service in result:
-            continue
-        scale = 100.0 if max(s.means, default=0) > 1.5 else 1.0
+    for s in gauges(ctx, _USAGE_GAUGES, _NOT_THE_SERVICE):
+        peak = max(s.means, default=0.0)
+        if s.service in result or peak > 100:
+            continue  # already measured, or not a share of anything
+        named = s.metric.lower()
+        percent = "percent" in named or "%" in named or (peak > 1.5 and "ratio" not in named)
+        scale = 100.0 if percent else 1.0
         result[s.service] = [(t, v / scale) for t, v in zip(s.times, s.means, strict=True)]
     return result
 
