@@ -121,14 +121,21 @@ def markdown(result: Diagnosis) -> str:
             for i, r in enumerate(result.ranking[:_TOP], 1)
         ]
         out.append("")
-    if result.findings:
-        out += ["## Findings", ""]
-        for f in result.findings[:_TOP]:
-            out += [f"### {f.pattern.value} at {f.component} ({f.score:.2f})", "", f.summary, ""]
-            for e in f.evidence:
-                where = f" (`{e.source}`)" if e.source else ""
-                out.append(f"- {e.kind.value}: {_md(e.text)}{where}")
-            out += ["", f"Action: {f.action}", ""]
+    top = result.top_finding
+    if top is not None:
+        out += [f"## {top.pattern.value} at {top.component} ({top.score:.2f})", "", top.summary, ""]
+        for e in top.evidence:
+            where = f" (`{e.source}`)" if e.source else ""
+            out.append(f"- {e.kind.value}: {_md(e.text)}{where}")
+        out.append("")
+    others = [f for f in result.findings if f is not top]
+    if others:
+        out += ["## Other findings", ""]
+        out += [
+            f"- {f.pattern.value} at {f.component} ({f.score:.2f}): {_md(f.summary)}"
+            for f in others[: _TOP * 2]
+        ]
+        out.append("")
     whys = five_whys(result)
     if whys:
         out += ["## Five whys", ""]

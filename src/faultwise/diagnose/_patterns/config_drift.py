@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from faultwise.diagnose._context import Context
 from faultwise.diagnose._evidence import example_lines, short_time
 from faultwise.diagnose._model import Evidence, EvidenceKind, Finding, Pattern
 from faultwise.diagnose._signals import error_sql
+
+if TYPE_CHECKING:
+    from faultwise.drift import KeyDrift
 
 __all__ = ["detect"]
 
@@ -138,7 +142,7 @@ def detect(ctx: Context) -> list[Finding]:
                 pattern=PATTERN,
                 component=service,
                 score=round(min(score, 0.95), 4),
-                summary=f"{service}'s instances run with different configuration: "
+                summary=f"the instances of {service} run with different configuration: "
                 f"{shown[0].summary()}",
                 evidence=tuple(evidence),
                 action=(
@@ -153,12 +157,13 @@ def detect(ctx: Context) -> list[Finding]:
     return findings
 
 
-def _source(drift: object) -> str | None:
-    values = getattr(drift, "values", ())
-    for value in values:
-        source = getattr(value, "source", None)
-        if source:
-            return str(source)
+def _source(drift: KeyDrift) -> str | None:
+    """Where the odd value was read (``file:line``), else where any value was."""
+    odd = set(_odd_ones(drift.groups))
+    pairs = list(zip(drift.environments, drift.values, strict=True))
+    for _, value in sorted(pairs, key=lambda p: p[0] not in odd):
+        if value is not None and value.source:
+            return value.source
     return None
 
 
