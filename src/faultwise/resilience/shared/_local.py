@@ -234,15 +234,17 @@ class SharedWindow:
 
     def unpublished(self, publish: tuple[CircuitState, float] | None) -> None:
         """A sync failed: keep its state change for the next one unless a newer one came."""
-        if publish is not None and self._publish is None:
-            self._publish = publish
+        with self._lock:
+            if publish is not None and self._publish is None:
+                self._publish = publish
 
     def degrade(self) -> None:
         if self._hub.fail is FailMode.CLOSED:
             self._adopt(CircuitState.FORCED_OPEN, 0.0)
 
     def restore(self) -> None:
-        self._publish = None
+        with self._lock:
+            self._publish = None
         self.known_epoch = -1  # whatever the store says now is adopted at the next sync
 
     # -- internals ------------------------------------------------------------------------
@@ -264,7 +266,10 @@ class SharedWindow:
             and breaker is not None
             and self._adopting != threading.get_ident()
         ):
-            self._publish = (event.to_state, breaker.open_remaining)
+            # under the lock: drain() reads and clears it there, and a change published
+            # between its read and its clear would be lost
+            with self._lock:
+                self._publish = (event.to_state, breaker.open_remaining)
             self._hub.wake()
 
     def _adopt(self, state: CircuitState, open_for: float) -> None:
