@@ -265,13 +265,7 @@ def table(title: str, by_ranker: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="100 k rows; fewer Train Ticket runs")
-    parser.add_argument("--rows", type=int, help="log lines and spans for the speed run")
-    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    args = parser.parse_args(argv)
-    results: dict[str, Any] = {}
+def accuracy(args: argparse.Namespace, results: dict[str, Any]) -> None:
     if DATA.is_dir():
         results["train_ticket_baseline"] = train_ticket(True)
         print(
@@ -305,15 +299,30 @@ def main(argv: list[str] | None = None) -> int:
         f"component and pattern right at rank 1: "
         f"{results['golden']['component_and_pattern_at_1']:.2f}"
     )
-    rows = args.rows or (100_000 if args.quick else 1_000_000)
-    results["speed"] = s = speed(rows)
-    print()
-    print("| log lines | spans | ingest s | diagnose s | total s | target | root cause |")
-    print("|---|---|---|---|---|---|---|")
-    print(
-        f"| {s['log_lines']:,} | {s['spans']:,} | {s['ingest_s']} | {s['diagnose_s']} | "
-        f"{s['total_s']} | < 30 s | {s['root_cause']} |"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100 k rows; fewer Train Ticket runs")
+    parser.add_argument("--rows", type=int, help="log lines and spans for the speed run")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument(
+        "--only", choices=["accuracy", "speed"], help="run one half of the benchmark"
     )
+    args = parser.parse_args(argv)
+    results: dict[str, Any] = {}
+    if args.only != "speed":
+        accuracy(args, results)
+    if args.only != "accuracy":
+        rows = args.rows or (100_000 if args.quick else 1_000_000)
+        results["speed"] = s = speed(rows)
+        print()
+        print("| log lines | spans | ingest s | diagnose s | total s | target | root cause |")
+        print("|---|---|---|---|---|---|---|")
+        print(
+            f"| {s['log_lines']:,} | {s['spans']:,} | {s['ingest_s']} | {s['diagnose_s']} | "
+            f"{s['total_s']} | < 30 s | {s['root_cause']} |"
+        )
     load = os.getloadavg()[0]
     print(f"\n(load average {load:.1f} on {os.cpu_count()} cores during the run)")
     results["load_average"] = round(load, 2)
