@@ -243,3 +243,14 @@ def test_a_deploy_after_the_first_symptom_is_called_out() -> None:
         "the most recent deploy (orders at 09:08:20.000) came after the first symptom "
         "(09:06:40.000): it did not start this incident"
     ] == [w for w in result.inputs.warnings if "deploy" in w]
+
+
+def test_metrics_exported_for_a_whole_day_do_not_stretch_the_incident_window() -> None:
+    day = [
+        Sample(T0 + t * S, "container_memory_working_set_bytes", 2e8, "api", "api-1")
+        for t in range(-36_000, 36_000, 60)
+    ]
+    with _store(_steady("api", 600), day) as store:
+        result = diagnose(store)
+    assert result.inputs.window is not None
+    assert (T0, T0 + 599 * S + 1) == (result.inputs.window.start_ns, result.inputs.window.end_ns)
