@@ -2,18 +2,18 @@
 
 A call is a caller's span with a child span in another service. Per caller, callee and time
 bucket this keeps what several detectors read, so the large self-join of ``spans`` runs once
-per scope: calls and distinct requests (retry amplification), failures (circuit breakers),
-the time on the wire (caller's duration minus the callee's; network delay), the callee's own
-answer time, the caller's p99, and calls that lasted 5 s or more without failing (missing
-timeouts).
+per scope, in the same pass as the per-service signals (see ``_signals``): calls and
+distinct requests (retry amplification), failures (circuit breakers), the time on the wire
+(caller's duration minus the callee's; network delay), the callee's own answer time, the
+caller's p99, and calls that lasted 5 s or more without failing (missing timeouts).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-from faultwise.diagnose._sql import Scope
+from typing import Any
 
 __all__ = ["LONG_NS", "CallSeries", "call_series"]
 
@@ -30,7 +30,7 @@ class CallSeries:
     callee: str
     times: tuple[int, ...]
     calls: tuple[int, ...]
-    requests: tuple[int, ...]  # distinct traces (estimated)
+    requests: tuple[int, ...]  # distinct traces
     failed: tuple[int, ...]
     wire_p50: tuple[float, ...]  # ns between the caller's span and the callee's
     served_p50: tuple[float, ...]  # ns the callee's span took
@@ -62,39 +62,22 @@ class CallSeries:
         )
 
 
-def _calls_sql(scope: Scope, width: int) -> str:
-    d = scope.dialect
-    return f"""
-WITH s AS (SELECT trace_id, span_id, parent_span_id, service, kind, start_ns, end_ns, status
-           FROM spans WHERE {scope.when("start_ns")} AND service IS NOT NULL),
-c AS (SELECT p.service AS caller, k.service AS callee, k.start_ns - k.start_ns % {width} AS t,
-             k.trace_id, p.end_ns - p.start_ns AS outer_ns, k.end_ns - k.start_ns AS served,
-             CASE WHEN k.status = 2 OR (p.kind = 3 AND p.status = 2) THEN 1 ELSE 0 END AS failed,
-             CASE WHEN p.status = 2 THEN 0 ELSE 1 END AS ok
-      FROM s k JOIN s p ON p.trace_id = k.trace_id AND p.span_id = k.parent_span_id
-      WHERE p.service <> k.service)
-SELECT caller, callee, t, count(*), {d.distinct_estimate("trace_id")}, sum(failed),
-       {d.quantile("outer_ns - served", 0.5)}, {d.quantile("served", 0.5)},
-       {d.quantile("outer_ns", 0.99)},
-       sum(CASE WHEN ok = 1 AND outer_ns >= {LONG_NS} THEN 1 ELSE 0 END),
-       coalesce(max(CASE WHEN ok = 1 THEN outer_ns END), 0)
-FROM c GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
-
-
-def call_series(scope: Scope, width: int) -> dict[Pair, CallSeries]:
-    """Every edge of ``scope`` with its per-bucket aggregates."""
-    rows: dict[Pair, list[tuple[object, ...]]] = defaultdict(list)
-    for caller, callee, *rest in scope.query(_calls_sql(scope, width)):
-        rows[(caller, callee)].append(tuple(rest))
+def call_series(rows: Iterable[Sequence[Any]]) -> dict[Pair, CallSeries]:
+    """Edges from rows of (caller, callee, bucket, calls, requests, failed, wire p50, served
+    p50, p99, long, longest), sorted by bucket (the spans pass of ``_signals`` makes them)."""
+    grouped: dict[Pair, list[Sequence[Any]]] = defaultdict(list)
+    for caller, callee, *rest in rows:
+        grouped[(caller, callee)].append(rest)
     found = {}
-    for (caller, callee), points in rows.items():
+    for (caller, callee), points in grouped.items():
+        points.sort(key=lambda p: int(p[0]))
         cols = list(zip(*points, strict=True))
         found[(caller, callee)] = CallSeries(
             caller,
             callee,
             tuple(int(v) for v in cols[0]),
             tuple(int(v) for v in cols[1]),
-            tuple(int(v) for v in cols[2]),
+            tuple(int(v or 0) for v in cols[2]),
             tuple(int(v or 0) for v in cols[3]),
             tuple(float(v or 0.0) for v in cols[4]),
             tuple(float(v or 0.0) for v in cols[5]),

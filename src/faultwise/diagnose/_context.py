@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from faultwise.diagnose._calls import CallSeries, call_series
+from faultwise.diagnose._calls import CallSeries
 from faultwise.diagnose._graph import build_graph
 from faultwise.diagnose._model import Baseline, Graph, Signal, Window
 from faultwise.diagnose._signals import (
@@ -191,15 +191,15 @@ def build_context(
         "configs": int(configs),
         "untimed_logs": int(untimed),
     }
-    calls = call_series(incident, width) if spans else {}
-    current = profiles(incident, grid, width) if grid else {}
+    current, calls = profiles(incident, grid, width) if grid else ({}, {})
+    normal: dict[str, Profile] = {}
+    normal_calls: dict[tuple[str, str], CallSeries] = {}
     if baseline_info is not None and baseline_info.kind == "leading" and baseline_info.window:
         cut = baseline_info.window.end_ns  # the leading part of the same data: no second pass
         normal = {s: p.before(cut) for s, p in current.items()}
         normal_calls = {pair: c.before(cut) for pair, c in calls.items()}
-    else:
-        normal = _baseline_profiles(baseline, width) if baseline is not None and grid else {}
-        normal_calls = call_series(baseline, width) if spans and baseline is not None else {}
+    elif baseline is not None and grid:
+        normal, normal_calls = _baseline_profiles(baseline, width)
     graph = build_graph(incident, names, calls)
     moved = {}
     for service, profile in current.items():
@@ -225,8 +225,10 @@ def build_context(
     )
 
 
-def _baseline_profiles(baseline: Scope, width: int) -> dict[str, Profile]:
+def _baseline_profiles(
+    baseline: Scope, width: int
+) -> tuple[dict[str, Profile], dict[tuple[str, str], CallSeries]]:
     window = baseline.window or time_range(baseline)
     if window is None:
-        return {}
+        return {}, {}
     return profiles(baseline, _grid(window, width), width)

@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from faultwise.diagnose._calls import LONG_NS, CallSeries, call_series
 from faultwise.diagnose._model import Signal
 from faultwise.diagnose._sql import Dialect, Scope
 
@@ -73,7 +74,8 @@ def own_time_cte(scope: Scope, extra: str = "TRUE") -> str:
     """CTEs ``s`` (the scope's spans) and ``x`` (each span with its facts: ``dur``;
     ``own_ns``, its duration minus its children's, at least zero, and zero for a call into
     another service, whose remaining time is on the wire; ``entry`` = 1 when the parent is
-    in another service or absent). ``extra`` filters ``s``."""
+    in another service or absent; ``call`` = 1 when it is, a call from ``parent_service``,
+    whose span lasted ``parent_dur``). ``extra`` filters ``s``."""
     return f"""
 WITH s AS (SELECT trace_id, span_id, parent_span_id, service, name, kind, start_ns, end_ns,
                   status, peer_service
@@ -83,27 +85,42 @@ kids AS (SELECT trace_id, parent_span_id AS span_id, sum(end_ns - start_ns) AS c
          FROM s WHERE parent_span_id IS NOT NULL GROUP BY 1, 2),
 x AS (SELECT s.trace_id, s.span_id, s.service, s.name, s.kind, s.start_ns, s.status,
              s.peer_service, p.service AS parent_service, p.kind AS parent_kind,
+             p.status AS parent_status, p.end_ns - p.start_ns AS parent_dur,
              s.end_ns - s.start_ns AS dur,
              CASE WHEN k.kid_lo <> s.service OR k.kid_hi <> s.service THEN 0
                   ELSE greatest(0, s.end_ns - s.start_ns - coalesce(k.child_ns, 0)) END AS own_ns,
-             CASE WHEN p.service IS NULL OR p.service <> s.service THEN 1 ELSE 0 END AS entry
+             CASE WHEN p.service IS NULL OR p.service <> s.service THEN 1 ELSE 0 END AS entry,
+             CASE WHEN p.service <> s.service THEN 1 ELSE 0 END AS call
       FROM s LEFT JOIN kids k ON k.trace_id = s.trace_id AND k.span_id = s.span_id
              LEFT JOIN s p ON p.trace_id = s.trace_id AND p.span_id = s.parent_span_id)"""
 
 
 def _span_sql(scope: Scope, width: int) -> str:
-    """Entry spans (root, or parent in another service) per service and bucket: count,
-    errors, latency percentiles; plus the service's own time summed over all its spans."""
+    """One pass over the spans, grouped two ways (GROUPING SETS): per service and bucket,
+    entry spans (root, or parent in another service) with their errors and latency
+    percentiles and the service's own time; and per caller, callee and bucket, the calls
+    (see :class:`~faultwise.diagnose._calls.CallSeries`)."""
     d = scope.dialect
+
+    def q(expr: str, p: float) -> str:
+        return d.quantile(expr, p)
+
+    calls = "CASE WHEN call = 1 THEN {} END"
     return f"""{own_time_cte(scope)}
-SELECT service, start_ns - start_ns % {width} AS t, sum(entry) AS n,
-       sum(CASE WHEN status = 2 THEN 1 ELSE 0 END) AS errors,
-       {d.quantile("CASE WHEN entry = 1 THEN dur END", 0.5)} AS p50,
-       {d.quantile("CASE WHEN entry = 1 THEN dur END", 0.95)} AS p95,
-       {d.quantile("CASE WHEN entry = 1 THEN dur END", 0.99)} AS p99,
-       sum(own_ns) AS own_ns,
-       sum(CASE WHEN parent_service IS NULL AND entry = 1 THEN dur ELSE 0 END) AS root_ns
-FROM x GROUP BY 1, 2"""
+SELECT service, parent_service, start_ns - start_ns % {width} AS t,
+       grouping(parent_service) AS per_service,
+       sum(entry), sum(CASE WHEN status = 2 THEN 1 ELSE 0 END),
+       {q("CASE WHEN entry = 1 THEN dur END", 0.5)}, {q("CASE WHEN entry = 1 THEN dur END", 0.95)},
+       {q("CASE WHEN entry = 1 THEN dur END", 0.99)}, sum(own_ns),
+       sum(CASE WHEN parent_service IS NULL AND entry = 1 THEN dur ELSE 0 END),
+       sum(call), count(DISTINCT {calls.format("trace_id")}),
+       sum(CASE WHEN call = 1 AND (status = 2 OR (parent_kind = 3 AND parent_status = 2))
+           THEN 1 ELSE 0 END),
+       {q(calls.format("parent_dur - dur"), 0.5)}, {q(calls.format("dur"), 0.5)},
+       {q(calls.format("parent_dur"), 0.99)},
+       sum(CASE WHEN call = 1 AND parent_status <> 2 AND parent_dur >= {LONG_NS} THEN 1 ELSE 0 END),
+       coalesce(max(CASE WHEN call = 1 AND parent_status <> 2 THEN parent_dur END), 0)
+FROM x GROUP BY GROUPING SETS ((service, t), (parent_service, service, t))"""
 
 
 # a duration written in a message: "completed in 108 ms", "took 2.5s", "elapsed=340ms"
@@ -270,15 +287,24 @@ _RULES: tuple[tuple[str, Signal, str, str, float, float], ...] = (
 _MIN_RATIO = {Signal.LATENCY: 1.3, Signal.TRAFFIC: 1.5, Signal.RESOURCE: 1.2}
 
 
-def profiles(scope: Scope, grid: Sequence[int], width: int) -> dict[str, Profile]:
-    """Per-service series for ``scope`` on ``grid`` (bucket starts, ``width`` ns apart)."""
+def profiles(
+    scope: Scope, grid: Sequence[int], width: int
+) -> tuple[dict[str, Profile], dict[tuple[str, str], CallSeries]]:
+    """Per-service series for ``scope`` on ``grid`` (bucket starts, ``width`` ns apart), and
+    the calls between services over time."""
     rows: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
     per_s = 1e9 / width
     for service, t, n, errors in scope.query(_log_sql(scope, width)):
         rows[service]["logs"][t] = n * per_s
         rows[service]["log_errors"][t] = errors * per_s
+    call_rows = []
     if has_spans := bool(scope.query(_span_count_sql(scope))[0][0]):
-        for service, t, n, errors, p50, p95, p99, own, root in scope.query(_span_sql(scope, width)):
+        for service, caller, t, per_service, *facts in scope.query(_span_sql(scope, width)):
+            if not per_service:
+                if caller is not None and facts[7]:
+                    call_rows.append((caller, service, t, *facts[7:]))
+                continue
+            n, errors, p50, p95, p99, own, root = facts[:7]
             rows[service]["requests"][t] = n * per_s
             rows[service]["span_errors"][t] = errors * per_s
             rows[service]["own_total"][t] = float(own) * per_s  # ns of own time per s
@@ -309,7 +335,7 @@ def profiles(scope: Scope, grid: Sequence[int], width: int) -> dict[str, Profile
             }
             series[key] = tuple(points.get(t, 0.0 if dense else None) for t in grid)
         result[service] = Profile(service, tuple(grid), width, series)
-    return result
+    return result, call_series(call_rows)
 
 
 def _rules(profile: Profile) -> list[tuple[str, Signal, str, str, float, float]]:

@@ -71,13 +71,6 @@ class Dialect:
             return f"nullIf(JSONExtractString({column}, {literal(key)}), '')"
         return f"json_extract_string({column}, {literal('$.' + _json_key(key))})"
 
-    def distinct_estimate(self, expr: str) -> str:
-        """The number of distinct values of ``expr``, estimated (HyperLogLog, about 2 %):
-        exact distinct counts over millions of rows cost more than the rest of a query."""
-        if self.name == "clickhouse":
-            return f"uniq({expr})"
-        return f"approx_count_distinct({expr})"
-
     def arg_min(self, expr: str, key: str) -> str:
         """``expr`` of the row with the smallest ``key``."""
         if self.name == "clickhouse":
