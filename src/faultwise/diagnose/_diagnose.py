@@ -1,11 +1,10 @@
 """The pipeline: store -> context (timeline first) -> detectors -> ranking -> a Diagnosis.
 
-from faultwise.telemetry import load
-from faultwise.diagnose import diagnose
+    from faultwise.diagnose import diagnose, load_incident
 
-with load(["incident/"]) as store, load(["last-week/"]) as normal:
-    result = diagnose(store, baseline=normal)
-result.root_cause          # RootCause(component='inventory', pattern=Pattern.RETRY_STORM, ...)
+    with load_incident(["incident/"]) as store, load_incident(["last-week/"]) as normal:
+        result = diagnose(store, baseline=normal)
+    result.root_cause     # RootCause(component='inventory', pattern=Pattern.RETRY_STORM, ...)
 """
 
 from __future__ import annotations
