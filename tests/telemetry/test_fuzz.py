@@ -151,6 +151,32 @@ def test_truncated_gzip_keeps_the_lines_before_the_cut_and_counts_the_cut(
     assert 0 < len(document["events"]) < 2000  # type: ignore[arg-type]
 
 
+def test_truncated_gzip_csv_keeps_the_rows_before_the_cut_and_counts_the_cut(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [
+        f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z,svc,request {i} done\n" for i in range(3000)
+    ]
+    path = tmp_path / "cut.csv.gz"
+    path.write_bytes(gzip.compress(("time,service,message\n" + "".join(rows)).encode())[:4000])
+    document = _check(*_run(capsys, "timeline", str(path), "--json", "--no-collapse"))
+    assert document is not None
+    rejects = document["inputs"]["rejects"]  # type: ignore[index]
+    assert 1 == document["rejected"]
+    assert "unreadable from here on" in rejects[0]["reason"]
+    assert 0 < len(document["events"]) < 3000  # type: ignore[arg-type]
+
+
+def test_a_gzip_header_alone_is_a_counted_reject_for_every_reader(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "input"
+    path.write_bytes(b"\x1f\x8b")
+    for fmt in ("jsonl", "text", "csv-logs", "csv-spans"):
+        document = _check(*_run(capsys, "timeline", str(path), "--json", "--format", fmt))
+        assert (fmt, 1) == (fmt, document["rejected"] if document else None)
+
+
 def test_missing_path_and_bad_options_are_one_line_usage_errors(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -50,6 +50,7 @@ def test_bad_json_lines_are_counted_rejects_with_file_and_line(tmp_path: Path) -
     f = _write(tmp_path / "x.jsonl", ['{"ts": 1, "msg": "a"}', "{oops", "", '{"msg": "no time"}'])
     with load([f]) as store:
         summary = store.summary
+        kept = store.query("SELECT source_line, message FROM logs")
     report = summary.sources[0]
     assert Format.JSONL == report.format
     assert {Table.LOGS: 1} == report.rows
@@ -57,6 +58,27 @@ def test_bad_json_lines_are_counted_rejects_with_file_and_line(tmp_path: Path) -
     assert [("x.jsonl:2", "not a JSON object"), ("x.jsonl:4", "no readable timestamp")] == [
         (f"{Path(r.source_file).name}:{r.source_line}", r.reason) for r in report.rejects
     ]
+    assert [(1, "a")] == kept
+
+
+def test_many_rejects_keep_the_first_five_in_line_order_and_count_all(tmp_path: Path) -> None:
+    lines = [f"bad {i}" if i % 3 == 0 else f'{{"ts": {i}, "msg": "m{i}"}}' for i in range(1, 31)]
+    f = _write(tmp_path / "x.jsonl", lines)
+    with load([f]) as store:
+        report = store.summary.sources[0]
+        kept = store.query("SELECT source_line FROM logs ORDER BY 1")
+    assert (20, 10) == (report.rows[Table.LOGS], report.rejected)
+    assert [3, 6, 9, 12, 15] == [r.source_line for r in report.rejects]
+    assert ["bad 3", "bad 6", "bad 9", "bad 12", "bad 15"] == [r.text for r in report.rejects]
+    assert [(i,) for i in range(1, 31) if i % 3] == kept
+
+
+def test_line_numbers_follow_the_file_across_blank_lines(tmp_path: Path) -> None:
+    f = _write(tmp_path / "x.jsonl", ["", '{"ts": 1, "msg": "a"}', "", "", '{"ts": 2, "msg": "b"}'])
+    with load([f]) as store:
+        rows = store.query("SELECT source_line, message FROM logs ORDER BY 1")
+        rejected = store.summary.rejected
+    assert ([(2, "a"), (5, "b")], 0) == (rows, rejected)
 
 
 def test_csv_spans_with_nezha_columns_become_spans(tmp_path: Path) -> None:

@@ -13,13 +13,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import count
+from pathlib import Path
 
 from faultwise._errors import InputError
 from faultwise.telemetry._fields import FIELDS, SPAN_FIELDS, Field, SpanField
 from faultwise.telemetry._logsql import LogsResult, finish_logs, quote
 from faultwise.telemetry._model import Format, Reject
 from faultwise.telemetry._services import POD_SUFFIX_SQL
-from faultwise.telemetry._source import KEEP_REJECTS, Source
+from faultwise.telemetry._source import KEEP_REJECTS, Source, intact
 from faultwise.telemetry._store import Store
 from faultwise.telemetry._timestamps import TsForm, detect_form, ts_sql
 
@@ -64,17 +65,27 @@ def ident(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
 
 
-def open_csv(store: Store, src: Source) -> CsvTable:
+def open_csv(store: Store, src: Source, spool_dir: Path) -> CsvTable:
     """Stage ``src`` with DuckDB's CSV sniffer (delimiter, quoting, header) as VARCHARs."""
+    import duckdb
+
     n = next(_ids)
     table, rej_t, rej_s = f"_csv_{n}", f"_csv_rej_{n}", f"_csv_scan_{n}"
     con = store.connection
-    con.execute(
-        f"CREATE TEMP TABLE {table} AS SELECT row_number() OVER () + 1 AS _n, * FROM "
-        "read_csv(?, header=true, all_varchar=true, compression=?, store_rejects=true, "
-        f"rejects_table='{rej_t}', rejects_scan='{rej_s}', max_line_size=4194306)",
-        [str(src.path), src.compression],
-    )
+    path, compression, cut = intact(src, spool_dir)
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {table} AS SELECT row_number() OVER () + 1 AS _n, * FROM "
+            "read_csv(?, header=true, all_varchar=true, compression=?, store_rejects=true, "
+            f"rejects_table='{rej_t}', rejects_scan='{rej_s}', max_line_size=4194306)",
+            [str(path), compression],
+        )
+    except duckdb.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"cannot read as CSV: {reason[:160]}", source=src.name) from None
+    finally:
+        if path != src.path:
+            path.unlink(missing_ok=True)
     columns = tuple(r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "_n")
     rejected = int(con.execute(f"SELECT count(DISTINCT line) FROM {rej_t}").fetchone()[0])  # type: ignore[index]
     rows = con.execute(
@@ -87,6 +98,8 @@ def open_csv(store: Store, src: Source) -> CsvTable:
         Reject(src.name, int(line), str(kind).lower(), (text or "")[:200])
         for line, kind, text in rows
     )
+    if cut is not None:
+        return CsvTable(table, columns, rejected + 1, (*rejects, cut)[:KEEP_REJECTS])
     return CsvTable(table, columns, rejected, rejects)
 
 
@@ -287,7 +300,7 @@ def read_csv_logs(
     result = finish_logs(
         store,
         staged,
-        candidates=f"SELECT _n AS n, CAST({csv.table} AS VARCHAR) AS raw FROM {csv.table}",
+        raw_of=f"SELECT _n AS n, CAST({csv.table} AS VARCHAR) AS raw FROM {csv.table}",
         source=src.name,
         ts_form=detect_form(ts_sample) or TsForm.ISO,
         day=src.day,

@@ -147,7 +147,7 @@ def _read_one(
     if fmt in _LINE_READERS:
         reader = _LINE_READERS[fmt]
         result, staged = read_lines(
-            store.connection, src, spool, lambda lines: reader(store, src, lines, service, fields)
+            src, spool, lambda lines: reader(store, src, lines, service, fields)
         )
         store.drop_temporary()
         rejects = (staged.rejects + result.rejects)[:KEEP_REJECTS]
@@ -165,7 +165,7 @@ def _read_one(
         )
         return report, ()
     elif fmt is Format.CSV_METRICS:
-        csv = open_csv(store, src)
+        csv = open_csv(store, src, spool)
         inserted, rejected, metric_rejects = read_csv_metrics(
             store, src, csv, default_service=service
         )
@@ -174,7 +174,7 @@ def _read_one(
         )
         return report, ()
     elif fmt in (Format.CSV_SPANS, Format.CSV_LOGS):
-        csv = open_csv(store, src)
+        csv = open_csv(store, src, spool)
         if fmt is Format.CSV_SPANS:
             inserted, rejected, span_rejects = read_csv_spans(store, src, csv)
             report = SourceReport(
@@ -203,7 +203,6 @@ def _json_lines(
     return read_json_lines(
         store,
         f"(SELECT n, line, line AS raw FROM {lines})",
-        f"SELECT n, line AS raw FROM {lines} WHERE line IS NOT NULL",
         parse_json_objects(src.head_lines()),
         source=src.name,
         day=src.day,
@@ -218,7 +217,6 @@ def _logfmt(
     return read_json_lines(
         store,
         f"(SELECT n, {logfmt_json_sql('line')} AS line, line AS raw FROM {lines})",
-        f"SELECT n, line AS raw FROM {lines} WHERE line IS NOT NULL",
         [parse_logfmt(line) for line in src.head_lines()],
         source=src.name,
         day=src.day,
@@ -239,7 +237,6 @@ def _text(
     return finish_logs(
         store,
         staged,
-        candidates=f"SELECT n, line AS raw FROM {lines} WHERE trim(line) <> ''",
         source=src.name,
         ts_form=None,
         day=src.day,

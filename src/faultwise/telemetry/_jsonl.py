@@ -150,7 +150,6 @@ _JSON_REASON = "CASE WHEN json_valid(raw) THEN 'no readable timestamp' ELSE 'not
 def read_json_lines(
     store: Store,
     lines: str,
-    candidates: str,
     records: list[dict[str, Any]],
     *,
     source: str,
@@ -159,12 +158,11 @@ def read_json_lines(
     mapping: Mapping[Field, str],
 ) -> LogsResult:
     """Read staged JSON lines (see :func:`staged_json_sql`) into ``logs``; ``records`` is a
-    parsed sample that decides the field mapping, ``candidates`` the ``(n, raw)`` lines."""
+    parsed sample that decides the field mapping."""
     plan = json_plan(records, mapping)
     return finish_logs(
         store,
         staged_json_sql(lines, plan, trim_message=_ends_with_newline(records, plan)),
-        candidates=candidates,
         reason=_JSON_REASON,
         source=source,
         ts_form=detect_form(plan_values(records, plan, Field.TS)),

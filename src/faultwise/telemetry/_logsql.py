@@ -258,7 +258,6 @@ def finish_logs(
     store: Store,
     staged_sql: str,
     *,
-    candidates: str,
     source: str,
     ts_form: TsForm | None,
     day: str,
@@ -266,21 +265,24 @@ def finish_logs(
     has_ts: bool = True,
     text_file: bool = False,
     reason: str = "'no readable timestamp'",
+    raw_of: str | None = None,
 ) -> LogsResult:
     """Insert the rows of ``staged_sql`` into ``logs``; return counts and the first rejects.
 
-    ``candidates`` is a query of ``(n, raw)``: every line that should become a row. Those that
-    did not (found by line number, after one bulk insert) are the rejects, and ``reason`` (an
-    expression over ``raw``) says why. No second pass over the good rows is needed.
+    One pass: every staged row goes into ``logs``, the unreadable ones with a negative line
+    number and their text in ``attrs``; those few are then counted, the first ones kept, and
+    deleted, all in one transaction. So the input is read once, and a reject is found without
+    a second scan of the input. ``reason`` (an expression over ``raw``) says why a row was
+    rejected; ``raw_of``, a query of ``(n, raw)``, gives a reject's text when the staged rows
+    do not carry it (CSV rows).
     """
     con = store.connection
     layers = _layers(store, staged_sql, has_ts=has_ts, text_file=text_file)
     final = layers[-1].sql
     grouped = text_file and any(x.ts_form for x in layers)
-    if grouped:  # multi-line records: the groups, not the lines, are the candidates
+    if grouped:  # multi-line records: the groups, not the lines, are the records
         con.execute(f"CREATE OR REPLACE TEMP TABLE _grouped AS {final}")
         final = "SELECT * FROM _grouped"
-        candidates = "SELECT n, raw FROM _grouped"
     found_form = next((x.ts_form for x in layers if x.ts_form), None)
     timed = has_ts or found_form is not None
     ts = ts_sql("raw_ts", ts_form if has_ts else found_form, day=day)
@@ -295,31 +297,61 @@ def finish_logs(
         "coalesce(pod, instance) AS instance, "
         f"CAST({severity_sql('sev_text', 'sev_num')} AS TINYINT) AS severity, "
         f"coalesce(message, raw, '') AS message, {ids['trace_id']} AS trace_id, "
-        f"{ids['span_id']} AS span_id, request_id, thread, attrs, reject FROM ({final})"
+        f"{ids['span_id']} AS span_id, request_id, thread, attrs, reject, raw FROM ({final})"
     )
     ok = "reject IS NULL AND ts_ns IS NOT NULL" if timed else "reject IS NULL"
-    inserted = con.execute(
-        "INSERT INTO logs SELECT ts_ns, service, instance, severity, message, NULL, trace_id, "
-        f"span_id, request_id, thread, attrs, ?, n FROM ({normalised}) WHERE {ok}",
-        [source],
-    ).fetchone()
-    inserted_n = int(inserted[0]) if inserted else 0
-    total = con.execute(f"SELECT count(*) FROM ({candidates})").fetchone()
-    rejected = (int(total[0]) if total else 0) - inserted_n
-    rows = []
-    if rejected:  # which ones: the candidates whose line number did not make it in
-        rows = con.execute(
-            f"SELECT n, {reason}, left(raw, 200) FROM ({candidates}) c WHERE NOT EXISTS "
-            f"(SELECT 1 FROM logs l WHERE l.source_file = {quote(source)} AND l.source_line = c.n) "
-            f"ORDER BY n LIMIT {KEEP_REJECTS}"
-        ).fetchall()
+    con.begin()
+    try:
+        total = _scalar(
+            store,
+            "INSERT INTO logs SELECT ts_ns, service, instance, severity, message, NULL, "
+            f"trace_id, span_id, request_id, thread, CASE WHEN {ok} THEN attrs ELSE raw END, "
+            f"?, CASE WHEN {ok} THEN n ELSE -n END FROM ({normalised})",
+            [source],
+        )
+        rejected, rejects = _take_rejects(store, source, reason, raw_of)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
     inner_form = next((x.inner_form for x in layers if x.inner_form), None)
     clock = _clock_offset(store, source, final, ts, (inner_form, day)) if inner_form else ()
     if grouped:
         con.execute("DROP TABLE _grouped")
-    rejects = tuple(Reject(source, int(n), str(why), text or "") for n, why, text in rows)
     names = tuple(x.name for x in layers if x.name)
-    return LogsResult(inserted_n, rejected, rejects, clock, names)
+    return LogsResult(total - rejected, rejected, rejects, clock, names)
+
+
+_REJECTED = "FROM logs WHERE source_file = ? AND source_line < 0"
+
+
+def _take_rejects(
+    store: Store, source: str, reason: str, raw_of: str | None
+) -> tuple[int, tuple[Reject, ...]]:
+    """Count the rejected rows of ``source`` just inserted, keep the first ones, delete them."""
+    con = store.connection
+    rejected = _scalar(store, f"SELECT count(*) {_REJECTED}", [source])
+    if not rejected:
+        return 0, ()
+    first = (
+        f"SELECT -source_line AS n, attrs AS raw {_REJECTED} "
+        f"ORDER BY source_line DESC LIMIT {KEEP_REJECTS}"
+    )
+    if raw_of is not None:
+        first = (
+            f"SELECT k.n, coalesce(k.raw, r.raw) AS raw FROM ({first}) k "
+            f"LEFT JOIN ({raw_of}) r USING (n)"
+        )
+    rows = con.execute(
+        f"SELECT n, {reason}, left(raw, 200) FROM ({first}) ORDER BY n", [source]
+    ).fetchall()
+    con.execute(f"DELETE {_REJECTED}", [source])
+    return rejected, tuple(Reject(source, int(n), str(why), text or "") for n, why, text in rows)
+
+
+def _scalar(store: Store, sql: str, params: list[object]) -> int:
+    row = store.connection.execute(sql, params).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _id_sql(store: Store, final: str) -> dict[str, str]:

@@ -1,11 +1,12 @@
-"""Opening inputs: files, directories, stdin; gzip and zstd; staging lines into DuckDB.
+"""Opening inputs: files, directories, stdin; gzip and zstd; numbered lines for DuckDB.
 
-This module and the readers are the only code that opens input files. Lines are staged into a
-temporary table ``(n BIGINT, line VARCHAR)`` by DuckDB's own CSV scanner (parallel, no Python
-per line). When that fast path refuses a file (invalid UTF-8, a line longer than the limit, a
-control character DuckDB uses as the column separator, a truncated gzip stream), a Python pass
-rewrites it into a clean staging file first: invalid bytes become U+FFFD, over-long lines and
-the unreadable tail of a truncated stream become counted rejects, and line numbers are kept.
+This module and the readers are the only code that opens input files. A file's lines are a
+query ``(n BIGINT, line VARCHAR)`` over DuckDB's own CSV scanner (no Python per line, nothing
+copied into a staging table). When that fast path refuses a file (invalid UTF-8, a line
+longer than the limit, a control character DuckDB uses as the column separator, a truncated
+gzip stream), a Python pass rewrites it into a clean staging file first: invalid bytes become
+U+FFFD, over-long lines and the unreadable tail of a truncated stream become counted rejects,
+and line numbers are kept.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "Dropped",
     "Source",
     "chunks",
+    "intact",
     "iter_sources",
     "read_all",
     "read_error",
@@ -219,32 +221,47 @@ def read_error(src: Source) -> str | None:
     return None
 
 
+def intact(src: Source, spool_dir: Path) -> tuple[Path, str, Reject | None]:
+    """``(path, compression)`` to hand DuckDB for ``src``: the file itself, or for a damaged
+    gzip or zstd stream a decompressed copy of what precedes the damage, and a reject that
+    counts the cut."""
+    if src.compression == "none" or (why := read_error(src)) is None:
+        return src.path, src.compression, None
+    fd, name = tempfile.mkstemp(prefix="intact-", dir=spool_dir)
+    lines = 0
+    with os.fdopen(fd, "wb") as out:
+        try:
+            for block in chunks(src.path, src.compression):
+                out.write(block)
+                lines += block.count(b"\n")
+        except DamagedStream:
+            pass
+    return Path(name), "none", Reject(src.name, lines + 1, f"unreadable from here on ({why})", "")
+
+
 def reject_text(line: str | bytes) -> str:
     """The start of a rejected line, enough for a person to recognise it."""
     text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
     return text[:200]
 
 
-_tables = iter(range(1, 1 << 62))
+def stage_sql(path: Path, compression: str) -> str:
+    """A subquery of ``(n, line)`` over the lines of ``path`` (``line`` NULL when blank).
 
-
-def stage_sql(con: Any, path: Path, compression: str) -> str:
-    """Stage the lines of ``path`` in a temporary table; returns a subquery of ``(n, line)``
-    (``line`` NULL when blank). DuckDB's CSV scanner reads in parallel and keeps the file's
-    order, so a row's ``rowid`` is its line index: no window function, no Python per line."""
-    table = f"_lines_{next(_tables)}"
-    con.execute(
-        f"CREATE TEMP TABLE {table} AS SELECT line FROM read_csv(?, "
+    Nothing is materialised: DuckDB's CSV scanner streams the file and ``row_number() OVER
+    ()`` numbers the lines as it goes (DuckDB keeps a scan's order and computes an empty
+    ``OVER ()`` in a streaming operator), so every query over it reads the file again. Queries
+    that only need a sample stop early (``LIMIT``)."""
+    literal = "'" + str(path).replace("'", "''") + "'"
+    return (
+        f"(SELECT row_number() OVER () AS n, line FROM read_csv({literal}, "
         "columns={'line': 'VARCHAR'}, header=false, auto_detect=false, "
-        f"delim=?, quote='', escape='', compression=?, max_line_size={MAX_LINE_BYTES + 2})",
-        [str(path), _SEP, compression],
+        f"delim='{_SEP}', quote='', escape='', compression='{compression}', "
+        f"max_line_size={MAX_LINE_BYTES + 2}))"
     )
-    return f"(SELECT rowid + 1 AS n, line FROM {table})"
 
 
-def read_lines(
-    con: Any, src: Source, spool_dir: Path, read: Callable[[str], T]
-) -> tuple[T, Dropped]:
+def read_lines(src: Source, spool_dir: Path, read: Callable[[str], T]) -> tuple[T, Dropped]:
     """Run ``read`` over the lines of ``src`` (see :func:`stage_sql`). When DuckDB refuses the
     bytes (invalid UTF-8, an over-long line, a damaged stream), a Python pass writes a clean
     copy first and ``read`` runs over that; what it had to drop is in the returned rejects."""
@@ -253,12 +270,12 @@ def read_lines(
     damaged = src.compression != "none" and read_error(src) is not None
     if not damaged:
         try:
-            return read(stage_sql(con, src.path, src.compression)), Dropped()
+            return read(stage_sql(src.path, src.compression)), Dropped()
         except duckdb.InvalidInputException:
             pass
     clean, _, rejects, rejected = _sanitise(src, spool_dir)
     try:
-        return read(stage_sql(con, clean, "none")), Dropped(tuple(rejects), rejected)
+        return read(stage_sql(clean, "none")), Dropped(tuple(rejects), rejected)
     finally:
         clean.unlink(missing_ok=True)
 
