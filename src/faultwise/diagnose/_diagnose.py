@@ -1,5 +1,7 @@
 """The pipeline: store -> context (timeline first) -> detectors -> ranking -> a Diagnosis.
 
+Usage::
+
     from faultwise.diagnose import diagnose, load_incident
 
     with load_incident(["incident/"]) as store, load_incident(["last-week/"]) as normal:
