@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from faultwise.telemetry import Format, Severity, Table, load
+from faultwise.telemetry import Format, Severity, Store, Table, ingest, load
 
 
 def _write(path: Path, lines: list[str]) -> Path:
@@ -98,3 +98,30 @@ def test_csv_spans_with_nezha_columns_become_spans(tmp_path: Path) -> None:
         ("a", None, "ts-gateway-service", "/*", 1000, 5000),
         ("b", "a", "ts-auth-service", "login", 2000, 4000),
     ] == rows
+
+
+def _indexes(store: Store) -> list[tuple[str, str]]:
+    return [
+        (str(table), str(name))
+        for name, table in store.query(
+            "SELECT index_name, table_name FROM duckdb_indexes() ORDER BY 2"
+        )
+    ]
+
+
+def test_a_kept_store_indexes_trace_ids_and_keeps_them_current(tmp_path: Path) -> None:
+    first = _write(tmp_path / "a.jsonl", ['{"ts": 1, "msg": "a", "trace_id": "T1"}'])
+    second = _write(tmp_path / "b.jsonl", ['{"ts": 2, "msg": "b", "trace_id": "T1"}'])
+    db = tmp_path / "incident.duckdb"
+    with load([first], db=db) as store:
+        assert [("logs", "logs_trace_id"), ("spans", "spans_trace_id")] == _indexes(store)
+    with Store(db) as store:
+        ingest(store, [second])
+        rows = store.query("SELECT message FROM logs WHERE trace_id = 't1' ORDER BY ts_ns")
+    assert [("a",), ("b",)] == rows
+
+
+def test_an_in_memory_store_is_not_indexed(tmp_path: Path) -> None:
+    f = _write(tmp_path / "a.jsonl", ['{"ts": 1, "msg": "a", "trace_id": "T1"}'])
+    with load([f]) as store:
+        assert [] == _indexes(store)

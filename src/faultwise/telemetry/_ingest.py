@@ -91,7 +91,8 @@ def ingest(
     """Read every file under ``paths`` into ``store``; returns what was read and rejected.
 
     With ``templates`` (the default) the log templates of everything in the store are mined
-    afterwards and ``logs.template_id`` is filled."""
+    afterwards and ``logs.template_id`` is filled. A store kept in a file gets its trace ids
+    indexed (see :meth:`Store.index_trace_ids`)."""
     fields = parse_mapping(mapping)
     names = [os.fspath(p) for p in paths]
     reports: list[SourceReport] = []
@@ -112,6 +113,8 @@ def ingest(
     store.record_summary(summary)
     if templates:
         assign_templates(store)
+    if store.path is not None:  # a kept store is asked again: find a request without a scan
+        store.index_trace_ids()
     return summary
 
 
