@@ -10,9 +10,13 @@
 
 The tables (``logs``, ``spans``, ``samples``, ``changes``, ``configs``) and their columns are
 documented in :mod:`faultwise.telemetry._model`; timestamps are UTC nanoseconds.
+
+The readers (``load``, ``ingest``, ``detect_format``) are imported on first use: code that
+only opens a kept store and queries it does not pay for them.
 """
 
-from faultwise.telemetry._ingest import ProgressHook, detect_format, ingest, load
+from typing import TYPE_CHECKING
+
 from faultwise.telemetry._model import (
     TABLES,
     Change,
@@ -33,6 +37,9 @@ from faultwise.telemetry._model import (
     Table,
 )
 from faultwise.telemetry._store import Store
+
+if TYPE_CHECKING:
+    from faultwise.telemetry._ingest import ProgressHook, detect_format, ingest, load
 
 __all__ = [
     "TABLES",
@@ -58,3 +65,13 @@ __all__ = [
     "ingest",
     "load",
 ]
+
+_READERS = frozenset({"ProgressHook", "detect_format", "ingest", "load"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _READERS:
+        from faultwise.telemetry import _ingest
+
+        return getattr(_ingest, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
