@@ -1,9 +1,9 @@
 """What observability costs: per request over a bare Starlette endpoint, and per JSON log line.
 
 Requests are driven by a raw in-process ASGI loop (no server, no sockets): each variant wraps
-the same trivial Starlette endpoint, and the per-request time includes the bare cost. Variants
-run in interleaved rounds and the best round of each is kept, so machine noise hits every
-variant alike. Log lines go through each library's documented JSON setup into a null stream.
+the same trivial Starlette endpoint, and the per-request time includes the bare cost. Times are
+CPU time of this process (time.process_time), so other load on the machine does not count;
+variants run in interleaved rounds and the best round of each is kept. Log lines go through each library's documented JSON setup into a null stream.
 
     python bench/observe.py            # full run, table
     python bench/observe.py --quick --json
@@ -144,10 +144,10 @@ async def _drive(app: Any, n: int) -> float:
     scope = SCOPE
     for _ in range(200):  # warm up: build the middleware stack, bind metric children
         await app(dict(scope), _receive, _send)
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(n):
         await app(dict(scope), _receive, _send)
-    return (time.perf_counter() - start) / n * 1e6
+    return (time.process_time() - start) / n * 1e6
 
 
 def bench_requests(n: int, rounds: int) -> dict[str, float]:
@@ -288,10 +288,10 @@ LOG_VARIANTS: dict[str, Callable[[], tuple[Callable[[], None], Callable[[], None
 def _time_lines(emit: Callable[[], None], n: int) -> float:
     for _ in range(200):
         emit()
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(n):
         emit()
-    return (time.perf_counter() - start) / n * 1e6
+    return (time.process_time() - start) / n * 1e6
 
 
 def bench_logs(n: int, rounds: int) -> dict[str, float]:

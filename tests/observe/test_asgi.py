@@ -111,7 +111,7 @@ async def test_the_request_id_is_honoured_and_returned() -> None:
 
 
 async def test_the_trace_is_continued_and_returned_in_traceresponse() -> None:
-    async with client(make_app(CollectorRegistry())) as c:
+    async with client(make_app(CollectorRegistry(), traceresponse=True)) as c:
         response = await c.get(
             "/items/5", headers={"traceparent": f"00-{TRACE}-00f067aa0ba902b7-01"}
         )

@@ -71,7 +71,7 @@ def test_flask_errors_are_counted_as_5xx() -> None:
 
 
 def test_flask_request_context_carries_ids_in_and_out() -> None:
-    client = flask_app(CollectorRegistry()).test_client()
+    client = flask_app(CollectorRegistry(), traceresponse=True).test_client()
     response = client.get(
         "/orders/3",
         headers={"x-request-id": "edge-1", "traceparent": f"00-{TRACE}-00f067aa0ba902b7-01"},

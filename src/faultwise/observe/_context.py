@@ -14,12 +14,12 @@ this service then joins the trace OpenTelemetry is recording.
 from __future__ import annotations
 
 import contextvars
-import random
+import os
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, NamedTuple, ParamSpec, TypeVar
+from typing import Any, Final, NamedTuple, ParamSpec, TypeVar
 
 __all__ = [
     "ContextThreadPoolExecutor",
@@ -100,19 +100,32 @@ def parse_traceparent(value: str) -> tuple[str, str, bool] | None:
     return trace_id, span_id, bool(int(flags, 16) & 1)
 
 
+# Random ids come from os.urandom, 256 requests' worth per system call, pre-split into
+# (trace id, span id) pairs and handed out with list.pop (atomic under the GIL, so threads
+# never share an id). A forked child drops the parent's leftovers so two processes never
+# hand out the same ids.
+_ID_BATCH: Final = 256
+_spare_ids: list[tuple[str, str]] = []
+os.register_at_fork(after_in_child=_spare_ids.clear)
+
+
+def _refill_ids() -> tuple[str, str]:
+    # bytes.hex with a separator every 16 (8) bytes, then split: all in C, no per-id slicing
+    traces = os.urandom(16 * _ID_BATCH).hex(" ", 16).split(" ")
+    spans = os.urandom(8 * _ID_BATCH).hex(" ", 8).split(" ")
+    pairs = list(zip(traces, spans, strict=True))
+    if _ZERO_TRACE in traces or _ZERO_SPAN in spans:  # invalid ids: never hand one out
+        pairs = [p for p in pairs if _ZERO_TRACE != p[0] and _ZERO_SPAN != p[1]]
+    _spare_ids.extend(pairs)
+    return _new_ids()
+
+
 def _new_ids() -> tuple[str, str]:
-    # One 192-bit draw for both ids (OpenTelemetry's SDK also uses the random module, which
-    # re-seeds itself in a forked child). A zero id is invalid: draw again (p = 2**-128).
-    bits = f"{random.getrandbits(192):048x}"
-    trace_id = bits[:32]
-    if trace_id == _ZERO_TRACE or bits[32:] == _ZERO_SPAN:
-        return _new_ids()
-    return trace_id, bits[32:]
-
-
-def _new_span_id() -> str:
-    span_id = f"{random.getrandbits(64):016x}"
-    return span_id if span_id != _ZERO_SPAN else _new_span_id()
+    """A fresh (trace id, span id) pair."""
+    try:
+        return _spare_ids.pop()
+    except IndexError:
+        return _refill_ids()
 
 
 def _otel_ids() -> tuple[str, str, bool] | None:
@@ -130,21 +143,37 @@ def _otel_ids() -> tuple[str, str, bool] | None:
     return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}", bool(ctx.trace_flags & 1)
 
 
+def active_otel_ids() -> tuple[str, str, bool] | None:
+    """:func:`_otel_ids`, skipped at the cost of one contextvar read when OTel has no context."""
+    otel = _otel
+    if otel is None or (otel is not _OTEL_UNSET and not otel[0]()):
+        return None
+    return _otel_ids()
+
+
 _OTEL_UNSET: Any = object()
 _otel: Any = _OTEL_UNSET
 
 
 def _otel_api() -> tuple[Callable[[], Any], Callable[[Any], Any]] | None:
-    """OpenTelemetry's ``context.get_current`` and ``trace.get_current_span``, if importable."""
+    """How to read OpenTelemetry's current context and span, if the API is importable.
+
+    The current context is read from OpenTelemetry's own contextvar when its runtime context
+    is the standard contextvars one (10x cheaper than ``context.get_current()``, which checks
+    for a span on every log line and request); otherwise through the public function.
+    """
     global _otel  # noqa: PLW0603  (resolved once: importing on every call is slow)
     if _otel is _OTEL_UNSET:
         try:
-            from opentelemetry.context import get_current
+            from opentelemetry import context as otel_context
             from opentelemetry.trace import get_current_span
         except ImportError:
             _otel = None
         else:
-            _otel = (get_current, get_current_span)
+            runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
+            var = getattr(runtime, "_current_context", None)
+            get = var.get if isinstance(var, contextvars.ContextVar) else otel_context.get_current
+            _otel = (get, get_current_span)
     api: tuple[Callable[[], Any], Callable[[Any], Any]] | None = _otel
     return api
 
@@ -162,14 +191,21 @@ def new_context(
     (so one id follows the request across services without an extra random draw). ``sampled``
     is the flag given to traces this service starts.
     """
-    otel = _otel_ids() if _otel is not None else None
+    return make_context(request_id, traceparent, tracestate, sampled)
+
+
+def make_context(
+    request_id: str | None, traceparent: str | None, tracestate: str | None, sampled: bool
+) -> RequestContext:
+    """:func:`new_context` with positional arguments, for the per-request path."""
+    otel = active_otel_ids()
     parsed = parse_traceparent(traceparent) if traceparent else None
     if otel is not None:
         trace_id, span_id, sampled = otel
         parent = parsed[1] if parsed and parsed[0] == trace_id else None
     elif parsed is not None:
         trace_id, parent, sampled = parsed
-        span_id = _new_span_id()
+        span_id = _new_ids()[1]
     else:
         trace_id, span_id = _new_ids()
         parent = None
@@ -177,7 +213,10 @@ def new_context(
         tracestate = None  # W3C: tracestate is meaningless without a valid traceparent
     if request_id is None or not _REQUEST_ID.fullmatch(request_id):
         request_id = trace_id
-    return RequestContext(request_id, trace_id, span_id, parent, sampled, tracestate)
+    # tuple.__new__ skips NamedTuple's Python-level __new__: 3x cheaper, same object
+    return tuple.__new__(
+        RequestContext, (request_id, trace_id, span_id, parent, sampled, tracestate)
+    )
 
 
 @contextmanager
@@ -211,7 +250,7 @@ def outgoing_headers(context: RequestContext | None = None) -> dict[str, str]:
     if ctx is None:
         return {}
     trace_id, span_id, sampled = ctx.trace_id, ctx.span_id, ctx.sampled
-    otel = _otel_ids() if _otel is not None else None
+    otel = active_otel_ids()
     if otel is not None:
         trace_id, span_id, sampled = otel
     headers = {

@@ -14,8 +14,8 @@ from typing import Final
 from prometheus_client import CollectorRegistry
 
 from faultwise.observe import _context
-from faultwise.observe._logging import ObservedLogRecord
-from faultwise.observe._metrics import HttpServerMetrics, metric_set, normalize_method
+from faultwise.observe._logging import log_event
+from faultwise.observe._metrics import KNOWN_METHODS, HttpServerMetrics, metric_set
 
 __all__ = ["ACCESS_LOGGER", "Observer"]
 
@@ -26,7 +26,7 @@ UNMATCHED_ROUTE: Final = ""  # Prometheus' spelling of "no http.route": never th
 class Observer:
     """Per-request bookkeeping shared by :class:`ObserveMiddleware` and its WSGI twin."""
 
-    __slots__ = ("_access", "_active", "_metrics", "_sampled")
+    __slots__ = ("_access", "_enter", "_leave", "_metrics", "_observers", "_sampled")
 
     def __init__(
         self,
@@ -36,7 +36,9 @@ class Observer:
         sampled: bool,
     ) -> None:
         self._metrics = metric_set(HttpServerMetrics, registry)
-        self._active = self._metrics.active
+        self._observers = self._metrics.observers
+        self._enter = self._metrics.enter
+        self._leave = self._metrics.leave
         if access_log is True:
             access_log = logging.getLogger(ACCESS_LOGGER)
         self._access: logging.Logger | None = access_log or None
@@ -45,13 +47,8 @@ class Observer:
     def start(
         self, request_id: str | None, traceparent: str | None, tracestate: str | None
     ) -> tuple[_context.RequestContext, Token[_context.RequestContext | None]]:
-        ctx = _context.new_context(
-            request_id=request_id,
-            traceparent=traceparent,
-            tracestate=tracestate,
-            sampled=self._sampled,
-        )
-        self._active.inc()
+        ctx = _context.make_context(request_id, traceparent, tracestate, self._sampled)
+        self._enter()
         return ctx, _context.current_var.set(ctx)
 
     def finish(  # noqa: PLR0917  (positional: the per-request path)
@@ -65,9 +62,13 @@ class Observer:
         client: str | None,
         error: BaseException | None,
     ) -> None:
-        self._active.dec()
-        method = normalize_method(method)
-        self._metrics.duration_child(method, route, status).observe(seconds)
+        self._leave()
+        if method not in KNOWN_METHODS:
+            method = "_OTHER"
+        observe = self._observers.get((method, route, status))
+        if observe is None:
+            observe = self._metrics.observer(method, route, status)
+        observe(seconds)
         if error is not None or status >= 500:
             error_type = type(error).__qualname__ if error is not None else str(status)
             self._metrics.errors.labels(method, route, error_type).inc()
@@ -93,18 +94,15 @@ class Observer:
         client: str | None,
         error: BaseException | None,
     ) -> None:
-        # Build the record directly: no findCaller frame walk, no record factory indirection.
-        record = ObservedLogRecord(
-            logger.name, level, __file__, 0, f"{method} {path} {status}", None, None, "access"
-        )
-        attrs = record.__dict__
-        attrs["http.request.method"] = method
-        attrs["url.path"] = path
-        attrs["http.route"] = route
-        attrs["http.response.status_code"] = status
-        attrs["http.server.request.duration"] = seconds
+        attrs = {
+            "http.request.method": method,
+            "url.path": path,
+            "http.route": route,
+            "http.response.status_code": status,
+            "http.server.request.duration": seconds,
+        }
         if client is not None:
             attrs["client.address"] = client
         if error is not None:
             attrs["error.type"] = type(error).__qualname__
-        logger.handle(record)
+        log_event(logger, level, f"{method} {path} {status}", attrs)

@@ -9,8 +9,8 @@ A plain class with ``__init__(app, ...)`` and ``async __call__(scope, receive, s
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from time import perf_counter
 from typing import Any
 
 from prometheus_client import CollectorRegistry, make_asgi_app
@@ -66,8 +66,9 @@ class ObserveMiddleware:
     """Observe every HTTP request of an ASGI app.
 
     Per request: the request id (an incoming ``X-Request-ID``, else the trace id) and W3C trace
-    context are made current for logs and outgoing calls and returned in ``x-request-id`` and
-    ``traceresponse``; ``http_server_request_duration_seconds`` is recorded by method, route
+    context are made current for logs and outgoing calls; the request id is returned in
+    ``x-request-id`` (and, with ``traceresponse=True``, this request's span in W3C's draft
+    ``traceresponse`` header); ``http_server_request_duration_seconds`` is recorded by method, route
     template and status; 5xx responses and exceptions count in
     ``http_server_request_errors_total``; one access-log line goes to the ``faultwise.access``
     logger. ``metrics_path`` serves Prometheus metrics; with a ``health``, ``/livez`` and
@@ -89,8 +90,10 @@ class ObserveMiddleware:
         access_log: bool | logging.Logger = True,
         route: Callable[[Scope], str] = starlette_route,
         sampled: bool = True,
+        traceresponse: bool = False,
     ) -> None:
         self.app = app
+        self._traceresponse = traceresponse
         self._observer = Observer(registry=registry, access_log=access_log, sampled=sampled)
         self._route = route
         endpoints: dict[str, ASGIApp] = dict.fromkeys(exclude_paths, app)
@@ -118,10 +121,9 @@ class ObserveMiddleware:
             elif name == b"tracestate":
                 tracestate = value.decode("latin-1")
         ctx, token = self._observer.start(request_id, traceparent, tracestate)
-        extra_headers = (
-            (b"x-request-id", ctx.request_id.encode()),
-            (b"traceresponse", ctx.traceparent.encode()),
-        )
+        extra_headers = [(b"x-request-id", ctx[0].encode())]
+        if self._traceresponse:
+            extra_headers.append((b"traceresponse", ctx.traceparent.encode()))
         status = 500
 
         async def send_observed(message: Message) -> None:
@@ -132,7 +134,7 @@ class ObserveMiddleware:
             await send(message)
 
         error: BaseException | None = None
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             await self.app(scope, receive, send_observed)
         except BaseException as exc:
@@ -146,7 +148,7 @@ class ObserveMiddleware:
                 path,
                 self._route(scope),
                 status,
-                time.perf_counter() - started,
+                perf_counter() - started,
                 client[0] if client else None,
                 error,
             )

@@ -90,8 +90,10 @@ class ObserveWSGIMiddleware:
         access_log: bool | logging.Logger = True,
         route: Callable[[Environ], str] = environ_route,
         sampled: bool = True,
+        traceresponse: bool = False,
     ) -> None:
         self.app = app
+        self._traceresponse = traceresponse
         self._observer = Observer(registry=registry, access_log=access_log, sampled=sampled)
         self._route = route
         endpoints: dict[str, WSGIApp] = dict.fromkeys(exclude_paths, app)
@@ -111,7 +113,9 @@ class ObserveWSGIMiddleware:
             environ.get("HTTP_TRACEPARENT"),
             environ.get("HTTP_TRACESTATE"),
         )
-        extra_headers = [("x-request-id", ctx.request_id), ("traceresponse", ctx.traceparent)]
+        extra_headers = [("x-request-id", ctx.request_id)]
+        if self._traceresponse:
+            extra_headers.append(("traceresponse", ctx.traceparent))
         status = [500]
 
         def start_observed(
