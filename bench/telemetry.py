@@ -5,7 +5,8 @@ read by every tool in one run:
 
 * ingest: DuckDB's own ``read_json`` into a table (the practical limit of a bulk load) against
   ``faultwise.telemetry.load`` (every line normalised, line numbers kept, rejects counted),
-  without and with template mining;
+  without and with template mining, and into a kept ``--db`` file (which also indexes trace
+  ids);
 * filter by trace id: ``grep -F`` (a floor), ``jq``, ``lnav`` (headless), DuckDB ``read_json``
   with a WHERE, and ``faultwise trace`` end to end (read everything, then answer);
 * template mining on the same messages: Drain3 (``TemplateMiner.add_log_message`` per line)
@@ -114,12 +115,16 @@ def run(cmd: list[str]) -> subprocess.CompletedProcess[bytes]:
 def ingest_cases(path: Path, runs: int) -> dict[str, float]:
     def raw() -> None:
         con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")  # as the store sets it
         con.execute("CREATE TABLE t AS SELECT * FROM read_json(?)", [str(path)])
         con.close()
 
-    def faultwise(templates: bool) -> Callable[[], None]:
+    def faultwise(templates: bool, kept: bool = False) -> Callable[[], None]:
         def go() -> None:
-            load([path], templates=templates).close()
+            db = WORK / "ingest.duckdb"
+            db.unlink(missing_ok=True)
+            load([path], templates=templates, db=db if kept else None).close()
+            db.unlink(missing_ok=True)
 
         return go
 
@@ -127,6 +132,7 @@ def ingest_cases(path: Path, runs: int) -> dict[str, float]:
         "duckdb read_json into a table": best(raw, runs)[0],
         "faultwise load (no templates)": best(faultwise(False), runs)[0],
         "faultwise load (with templates)": best(faultwise(True), runs)[0],
+        "faultwise load --db (+ index)": best(faultwise(False, kept=True), runs)[0],
     }
 
 
@@ -196,7 +202,7 @@ def trace_db_case(path: Path, rows: int, runs: int) -> tuple[float, int, str]:
     with Store(db) as store:
         from faultwise.telemetry import ingest
 
-        ingest(store, [path])
+        ingest(store, [path], templates=False)  # trace reads no templates
         copy = 1
         while (n := int(store.scalar("SELECT count(*) FROM logs"))) < rows:
             store.execute(
