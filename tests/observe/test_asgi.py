@@ -270,3 +270,26 @@ async def test_two_middlewares_can_share_one_registry(registry_count: int) -> No
         http_route="/items/{item_id}",
         http_response_status_code="200",
     )
+
+
+def deadline_app(registry: CollectorRegistry) -> Starlette:
+    from faultwise.resilience import remaining
+
+    async def left(request: Request) -> PlainTextResponse:
+        budget = remaining()
+        return PlainTextResponse("none" if budget is None else f"{budget:.3f}")
+
+    app = Starlette(routes=[Route("/left", left)])
+    app.add_middleware(ObserveMiddleware, registry=registry)
+    return app
+
+
+async def test_the_callers_deadline_becomes_the_request_deadline() -> None:
+    from faultwise.resilience import remaining
+
+    async with client(deadline_app(CollectorRegistry())) as c:
+        with_budget = (await c.get("/left", headers={"x-request-timeout-ms": "1500"})).text
+        without = (await c.get("/left")).text
+        malformed = (await c.get("/left", headers={"x-request-timeout-ms": "1.5s"})).text
+    assert 1.4 < float(with_budget) <= 1.5
+    assert ("none", "none", None) == (without, malformed, remaining())

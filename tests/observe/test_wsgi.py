@@ -140,3 +140,21 @@ def test_an_app_that_raises_is_recorded_and_reraised() -> None:
         error_type="ValueError",
     )
     assert 0.0 == sample(registry, "http_server_active_requests")
+
+
+def test_the_callers_deadline_becomes_the_flask_request_deadline() -> None:
+    from faultwise.resilience import remaining
+
+    app = Flask("deadline")
+
+    @app.get("/left")
+    def left() -> str:
+        budget = remaining()
+        return "none" if budget is None else f"{budget:.3f}"
+
+    instrument_flask(app, registry=CollectorRegistry())
+    client = app.test_client()
+    with_budget = client.get("/left", headers={"x-request-timeout-ms": "800"}, buffered=True)
+    without = client.get("/left", buffered=True)
+    assert 0.7 < float(with_budget.get_data(as_text=True)) <= 0.8
+    assert ("none", None) == (without.get_data(as_text=True), remaining())

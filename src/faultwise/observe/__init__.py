@@ -12,6 +12,12 @@ from faultwise._errors import require as _require
 _require("prometheus_client", "observe")
 _require("orjson", "observe")
 
+from faultwise.observe._clients import (  # noqa: E402
+    AsyncObservedTransport,
+    ObservedAdapter,
+    ObservedTransport,
+    instrument_session,
+)
 from faultwise.observe._context import (  # noqa: E402
     ContextThreadPoolExecutor,
     RequestContext,
@@ -55,6 +61,7 @@ from faultwise.observe.wsgi import ObserveWSGIMiddleware, instrument_flask  # no
 __all__ = [
     "DB_BUCKETS",
     "HTTP_BUCKETS",
+    "AsyncObservedTransport",
     "Check",
     "CheckResult",
     "ContextThreadPoolExecutor",
@@ -65,7 +72,9 @@ __all__ = [
     "JsonHandler",
     "ObserveMiddleware",
     "ObserveWSGIMiddleware",
+    "ObservedAdapter",
     "ObservedLogRecord",
+    "ObservedTransport",
     "PoolPinned",
     "PoolReleased",
     "PoolState",
@@ -77,6 +86,7 @@ __all__ = [
     "current",
     "http_check",
     "instrument_flask",
+    "instrument_session",
     "mark_process_dead",
     "new_context",
     "outgoing_headers",

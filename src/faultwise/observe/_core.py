@@ -8,6 +8,7 @@ adapters only translate their protocol's headers, status and route into these ca
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager, suppress
 from contextvars import Token
 from typing import Final
 
@@ -16,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from faultwise.observe import _context
 from faultwise.observe._logging import log_event
 from faultwise.observe._metrics import KNOWN_METHODS, HttpServerMetrics, metric_set
+from faultwise.resilience import DEADLINE_HEADER, deadline, deadline_from_headers
 
 __all__ = ["ACCESS_LOGGER", "Observer"]
 
@@ -50,6 +52,23 @@ class Observer:
         ctx = _context.make_context(request_id, traceparent, tracestate, self._sampled)
         self._enter()
         return ctx, _context.current_var.set(ctx)
+
+    @staticmethod
+    def enter_deadline(timeout_ms: str) -> AbstractContextManager[object] | None:
+        """Make the caller's remaining budget (``x-request-timeout-ms``) this request's
+        :func:`faultwise.resilience.deadline`; None when the header is malformed."""
+        seconds = deadline_from_headers({DEADLINE_HEADER: timeout_ms})
+        if seconds is None:
+            return None
+        scope = deadline(seconds)
+        scope.__enter__()
+        return scope
+
+    @staticmethod
+    def exit_deadline(scope: AbstractContextManager[object]) -> None:
+        # ValueError: exited in another context (a WSGI iterable closed elsewhere)
+        with suppress(ValueError):
+            scope.__exit__(None, None, None)
 
     def finish(  # noqa: PLR0917  (positional: the per-request path)
         self,

@@ -65,7 +65,9 @@ def starlette_route(scope: Scope) -> str:
 class ObserveMiddleware:
     """Observe every HTTP request of an ASGI app.
 
-    Per request: the request id (an incoming ``X-Request-ID``, else the trace id) and W3C trace
+    Per request: a deadline from ``x-request-timeout-ms`` (the caller's remaining budget) is
+    made current for :mod:`faultwise.resilience` (``remaining()``, timeouts, outgoing calls); the
+    request id (an incoming ``X-Request-ID``, else the trace id) and W3C trace
     context are made current for logs and outgoing calls; the request id is returned in
     ``x-request-id`` (and, with ``traceresponse=True``, this request's span in W3C's draft
     ``traceresponse`` header); ``http_server_request_duration_seconds`` is recorded by method, route
@@ -112,7 +114,7 @@ class ObserveMiddleware:
         if endpoint is not None:
             await endpoint(scope, receive, send)
             return
-        request_id = traceparent = tracestate = None
+        request_id = traceparent = tracestate = timeout_ms = None
         for name, value in scope["headers"]:
             if name == b"traceparent":
                 traceparent = value.decode("latin-1")
@@ -120,7 +122,10 @@ class ObserveMiddleware:
                 request_id = value.decode("latin-1")
             elif name == b"tracestate":
                 tracestate = value.decode("latin-1")
+            elif name == b"x-request-timeout-ms":
+                timeout_ms = value.decode("latin-1")
         ctx, token = self._observer.start(request_id, traceparent, tracestate)
+        budget = self._observer.enter_deadline(timeout_ms) if timeout_ms is not None else None
         extra_headers = [(b"x-request-id", ctx[0].encode())]
         if self._traceresponse:
             extra_headers.append((b"traceresponse", ctx.traceparent.encode()))
@@ -141,6 +146,8 @@ class ObserveMiddleware:
             error = exc
             raise
         finally:
+            if budget is not None:
+                self._observer.exit_deadline(budget)
             client = scope.get("client")
             self._observer.finish(
                 token,

@@ -113,6 +113,8 @@ class ObserveWSGIMiddleware:
             environ.get("HTTP_TRACEPARENT"),
             environ.get("HTTP_TRACESTATE"),
         )
+        timeout_ms = environ.get("HTTP_X_REQUEST_TIMEOUT_MS")
+        budget = self._observer.enter_deadline(timeout_ms) if timeout_ms is not None else None
         extra_headers = [("x-request-id", ctx.request_id)]
         if self._traceresponse:
             extra_headers.append(("traceresponse", ctx.traceparent))
@@ -127,6 +129,8 @@ class ObserveWSGIMiddleware:
         started = time.perf_counter()
 
         def done(error: BaseException | None) -> None:
+            if budget is not None:
+                self._observer.exit_deadline(budget)
             self._finish(environ, path, token, status[0], started, error)
 
         try:
