@@ -16,7 +16,13 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from tests.conftest import system_tool
 
-from faultwise.observe import ObserveMiddleware, PoolWatch
+from faultwise.observe import (
+    AsyncObservedTransport,
+    ObserveMiddleware,
+    PoolWatch,
+    ResilienceListener,
+)
+from faultwise.resilience import BreakerStateChanged, CircuitState, RetryScheduled
 
 WORKER = textwrap.dedent(
     """
@@ -91,6 +97,22 @@ async def page_of_every_metric(postgres_url: str) -> str:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
     engine.dispose()
+    listener = ResilienceListener(registry=registry)
+    listener(RetryScheduled("payments", attempt=2, delay=0.1, error_type="OSError"))
+    listener(
+        BreakerStateChanged(
+            "payments",
+            from_state=CircuitState.CLOSED,
+            to_state=CircuitState.OPEN,
+            failure_rate=0.6,
+            slow_call_rate=0.0,
+            calls=20,
+        )
+    )
+    mock = httpx.MockTransport(lambda request: httpx.Response(200))
+    outgoing = AsyncObservedTransport(mock, registry=registry)
+    async with httpx.AsyncClient(transport=outgoing) as out:
+        await out.get("http://payments.internal/charge")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         await client.get("/items/1")

@@ -28,6 +28,7 @@ from faultwise.observe._context import (  # noqa: E402
     request_context,
     wrap,
 )
+from faultwise.observe._events import ResilienceListener  # noqa: E402
 from faultwise.observe._health import (  # noqa: E402
     Check,
     CheckResult,
@@ -80,6 +81,7 @@ __all__ = [
     "PoolState",
     "PoolWatch",
     "RequestContext",
+    "ResilienceListener",
     "StructlogRenderer",
     "callable_check",
     "configure_logging",
