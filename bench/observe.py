@@ -2,8 +2,9 @@
 
 Requests are driven by a raw in-process ASGI loop (no server, no sockets): each variant wraps
 the same trivial Starlette endpoint, and the per-request time includes the bare cost. Times are
-CPU time of this process (time.process_time), so other load on the machine does not count;
-variants run in interleaved rounds and the best round of each is kept. Log lines go through each library's documented JSON setup into a null stream.
+CPU time of this process (time.process_time), so other load on the machine counts less;
+variants run in many short interleaved rounds and the best round of each is kept. Log lines go
+through each library's documented JSON setup into a null stream, inside a request context.
 
     python bench/observe.py            # full run, table
     python bench/observe.py --quick --json
@@ -313,7 +314,8 @@ def bench_logs(n: int, rounds: int) -> dict[str, float]:
 
 
 def run(quick: bool) -> dict[str, float]:
-    n_req, n_log, rounds = (2_000, 5_000, 3) if quick else (20_000, 50_000, 7)
+    # many short rounds, best kept: on a shared machine some rounds run undisturbed
+    n_req, n_log, rounds = (500, 1_000, 5) if quick else (3_000, 5_000, 20)
     requests = bench_requests(n_req, rounds)
     logs = bench_logs(n_log, rounds)
     result = {f"{name}_us": round(us, 2) for name, us in requests.items()}

@@ -117,8 +117,7 @@ def _message(event: Event) -> str:
     if isinstance(event, RetryScheduled):
         cause = event.error_type if event.error_type else "a result to retry"
         return (
-            f"retry {event.strategy}: attempt {event.attempt} in {event.delay:.3f} s "
-            f"after {cause}"
+            f"retry {event.strategy}: attempt {event.attempt} in {event.delay:.3f} s after {cause}"
         )
     if isinstance(event, RetryGaveUp):
         return (

@@ -351,7 +351,7 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return self.format_bytes(record).decode()
 
-    def event_bytes(  # noqa: PLR0917
+    def event_line(  # noqa: PLR0917
         self,
         ns: int,
         levelno: int,
@@ -360,25 +360,26 @@ class JsonFormatter(logging.Formatter):
         thread: str,
         attributes: Mapping[str, Any],
     ) -> bytes:
-        """An event faultwise itself logs (access lines, client calls): its attribute keys are
-        known, so they skip the record and the redaction of arbitrary ``extra=`` keys."""
+        """One JSON line (newline included) for an event faultwise itself logs (access lines,
+        client calls): its attribute keys are known, so they skip the record and the redaction
+        of arbitrary ``extra=`` keys."""
         out = self._fields.head(
             ns, _LEVEL_NAMES.get(levelno) or logging.getLevelName(levelno), message, logger, thread
         )
         out.update(attributes)
-        return orjson.dumps(out, default=_default)
+        return orjson.dumps(out, default=_default, option=orjson.OPT_APPEND_NEWLINE)
 
-    def format_bytes(self, record: logging.LogRecord) -> bytes:
-        """The JSON object as UTF-8 bytes, without a trailing newline."""
+    def format_bytes(self, record: logging.LogRecord, option: int = 0) -> bytes:
+        """The JSON object as UTF-8 bytes (``option``: orjson options, say a newline)."""
         d = record.__dict__
         ns = d.get("created_ns")
+        n = _N_OBSERVED
         if ns is None:
-            ns = int(record.created * 1e9)
+            ns, n = int(record.created * 1e9), _N_STOCK
         message = record.msg
         if record.args or type(message) is not str:
             message = record.getMessage()
         out = self._fields.head(ns, record.levelname, message, record.name, record.threadName or "")
-        n = _N_OBSERVED if "created_ns" in d else _N_STOCK
         if len(d) > n:
             redactor = self._fields.redactor
             secret = redactor.cache
@@ -398,7 +399,7 @@ class JsonFormatter(logging.Formatter):
             _exception_fields(out, record.exc_info, record.exc_text)
         if record.stack_info:
             out["code.stacktrace"] = record.stack_info
-        return orjson.dumps(out, default=_default)
+        return orjson.dumps(out, default=_default, option=option)
 
 
 class JsonHandler(logging.Handler):
@@ -424,11 +425,10 @@ class JsonHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             fmt = self.formatter
-            if isinstance(fmt, JsonFormatter):
-                line = fmt.format_bytes(record)
+            if type(fmt) is JsonFormatter:  # orjson appends the newline: no copy of the line
+                self.stream.write(fmt.format_bytes(record, orjson.OPT_APPEND_NEWLINE))
             else:
-                line = self.format(record).encode()
-            self.stream.write(line + self.terminator)
+                self.stream.write(self.format(record).encode() + self.terminator)
         except Exception:
             self.handleError(record)
 
@@ -465,8 +465,8 @@ def log_event(logger: logging.Logger, level: int, message: str, attributes: dict
         for handler in handlers:
             fmt: JsonFormatter = handler.formatter  # type: ignore[assignment]
             try:
-                line = fmt.event_bytes(ns, level, message, logger.name, thread, attributes)
-                handler.stream.write(line + b"\n")  # type: ignore[attr-defined]
+                line = fmt.event_line(ns, level, message, logger.name, thread, attributes)
+                handler.stream.write(line)  # type: ignore[attr-defined]
             except Exception:
                 handler.handleError(
                     ObservedLogRecord(logger.name, level, __file__, 0, message, None, None)
