@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import _thread
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -236,10 +238,7 @@ def test_config_ignore_suppresses_a_location(pytester_ini: pytest.Pytester) -> N
     assert data["suppressed"] >= 1
 
 
-def test_lockset_mode_reports_an_attribute_written_without_a_common_lock(
-    pytester_ini: pytest.Pytester,
-) -> None:
-    tests = """
+LOCKSET_TESTS = """
 import race_account
 
 def test_racy():
@@ -248,6 +247,30 @@ def test_racy():
 def test_locked():
     race_account.run(locked=True)
 """
-    _, findings = run_races(pytester_ini, "race_account", tests, "--races-mode", "lockset")
+
+
+def test_lockset_mode_reports_an_attribute_written_without_a_common_lock(
+    pytester_ini: pytest.Pytester,
+) -> None:
+    _, findings = run_races(pytester_ini, "race_account", LOCKSET_TESTS, "--races-mode", "lockset")
+    assert [("lockset-violation", "race_account.Account.balance")] == summary(findings)
+    assert {"test_example.py::test_racy"} == {f["test"] for f in findings}
+
+
+def test_lockset_findings_are_the_same_while_an_earlier_tests_thread_still_runs(
+    pytester_ini: pytest.Pytester,
+) -> None:
+    # a thread some earlier test left running keeps the recorders on for the whole run
+    gate = _thread.allocate_lock()
+    gate.acquire()
+    stray = threading.Thread(target=gate.acquire, name="left-running", daemon=True)
+    stray.start()
+    try:
+        _, findings = run_races(
+            pytester_ini, "race_account", LOCKSET_TESTS, "--races-mode", "lockset"
+        )
+    finally:
+        gate.release()
+        stray.join(5)
     assert [("lockset-violation", "race_account.Account.balance")] == summary(findings)
     assert {"test_example.py::test_racy"} == {f["test"] for f in findings}

@@ -161,9 +161,11 @@ class RaceDetector:
         cur = _runtime._task_site(asyncio.current_task())
         self._add_race(Kind.ASYNC_RACE, obj, key, table, (cur, True), (read, False), other)
 
-    def lockset_race(self, obj: object, key: object, table: int, prev: Site, write: bool) -> None:
+    def lockset_race(  # noqa: PLR0917 - called positionally from the hot path
+        self, obj: object, key: object, table: int, prev: Site, prev_write: bool, write: bool
+    ) -> None:
         cur = _runtime.capture()
-        self._add_race(Kind.LOCKSET, obj, key, table, (cur, write), (prev, True), None)
+        self._add_race(Kind.LOCKSET, obj, key, table, (cur, write), (prev, prev_write), None)
 
     def internal_error(self, error: Exception) -> None:
         """A failure inside the detector: counted and shown, never raised into the test."""
@@ -184,7 +186,7 @@ class RaceDetector:
     ) -> None:
         sites = [cur[0], prev[0], *([other] if other else [])]
         tops = [self._top(s[1]) for s in sites]
-        owner = obj.__name__ if isinstance(obj, types.ModuleType) else id(type(obj))
+        owner = _owner_name(obj)
         name = key if table == ATTR else "[]"
         dedup = (kind, table, owner, name, frozenset(tops[:2]), tuple(tops[2:]))
         with self._lock:
@@ -290,6 +292,15 @@ class RaceDetector:
                 if value is obj:
                     return f"{module.__name__}.{name}"
         return f"<{type(obj).__qualname__}>"
+
+
+def _owner_name(obj: object) -> str:
+    """The module or class a location belongs to, by name: not ``id()``, which a class that a
+    finished test dropped may leave to another."""
+    if isinstance(obj, types.ModuleType):
+        return obj.__name__
+    cls = obj if isinstance(obj, type) else type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _bump(finding: Finding) -> Finding:

@@ -9,7 +9,10 @@ functions below are bound instead.
 The happens-before check is FastTrack (Flanagan and Freund, PLDI 2009): every location keeps
 the epoch ``(thread slot, clock)`` of its last write and of its last read (a read vector clock
 only while reads are shared), so the common access costs a compare of two epochs. The lockset
-check is Eraser's (Savage et al., SOSP 1997).
+check is Eraser's (Savage et al., SOSP 1997), with ownership passed on by happens-before as in
+Helgrind's thread segments: a location is exclusive again once every earlier access happens
+before the current one through thread start and join or a hand-off (not through locks, whose
+part is the lockset).
 
 This module is shared by every detector; its state lives in module globals so that the
 recorders stay cheap, and :func:`snapshot`/:func:`restore` let detectors nest.
@@ -51,8 +54,8 @@ class Sink(Protocol):
 
     def async_race(self, obj: object, key: object, table: int, read: Site, other: Site) -> None: ...
 
-    def lockset_race(
-        self, obj: object, key: object, table: int, prev: Site, write: bool
+    def lockset_race(  # noqa: PLR0917 - called positionally from the hot path
+        self, obj: object, key: object, table: int, prev: Site, prev_write: bool, write: bool
     ) -> None: ...
 
     def internal_error(self, error: Exception) -> None: ...
@@ -110,6 +113,9 @@ _slots = itertools.count(1)
 _sink: Sink | None = None
 _aseq = itertools.count(1)
 _plain_types: dict[tuple[type, str], bool] = {}
+# Whether lock release -> acquire is a happens-before edge (not in the lockset mode, where
+# locks are judged by the locksets and only hand-offs pass a location to another thread).
+lock_edges = True
 _STATE_NAMES = (
     "_threads",
     "_attrs",
@@ -119,6 +125,7 @@ _STATE_NAMES = (
     "_sink",
     "_aseq",
     "_access",
+    "lock_edges",
 )
 
 
@@ -133,16 +140,22 @@ def restore(state: tuple[Any, ...]) -> None:
 
 def fresh(sink: Sink, lockset: bool) -> None:
     """Start an empty state for a new detector."""
-    restore(
-        ({}, {}, {}, {}, itertools.count(1), sink, itertools.count(1), _lockset if lockset else _hb)
-    )
+    access = _lockset if lockset else _hb
+    restore(({}, {}, {}, {}, itertools.count(1), sink, itertools.count(1), access, not lockset))
 
 
 def clear_shadow() -> None:
-    """Forget every recorded access (between tests); live threads keep their clocks."""
+    """Forget every recorded access (between tests); live threads keep their clocks.
+
+    A thread that ended without going through the patched ``Thread`` (one started before the
+    detector) is forgotten too, so a new thread that gets its identifier starts afresh.
+    """
     _attrs.clear()
     _items.clear()
     _keep.clear()
+    running = sys._current_frames().keys()
+    for ident in [i for i in _threads if i not in running]:
+        _threads.pop(ident, None)
     live = {ts.slot for ts in _threads.values()}
     for ts in _threads.values():
         for s in [s for s in ts.vc if s not in live]:
@@ -202,10 +215,17 @@ _CONTAINERS: dict[type, bool] = {}
 
 
 def _forget(oid: int) -> Callable[[object], None]:
+    """Drop a dead object's history, so that a new object at its address starts afresh.
+
+    The tables are bound now: the object may die while a nested detector's tables are the
+    module's, and its history is in the tables it was recorded in.
+    """
+    attrs, items, keep = _attrs, _items, _keep
+
     def callback(_ref: object) -> None:
-        _attrs.pop(oid, None)
-        _items.pop(oid, None)
-        _keep.pop(oid, None)
+        attrs.pop(oid, None)
+        items.pop(oid, None)
+        keep.pop(oid, None)
 
     return callback
 
@@ -396,8 +416,11 @@ def _task_site(task: Any) -> Site:
     return (f"task {task.get_name()} in {name}", frames)
 
 
-# ---- lockset (Eraser) ----
-# Cell: [state, owner slot, candidate lockset, first site, last site, written]
+# ---- lockset (Eraser, with ownership passed on by happens-before) ----
+# Cell: [state, owner slot, candidate lockset, accesses, -, reported]. ``accesses`` holds each
+# thread's latest access since the location last became exclusive: slot -> (clock, site,
+# write). Clocks here have no lock edges (see ``lock_edges``): a location passes to another
+# thread only through thread start and join, queues, futures, events, semaphores, barriers.
 def _held(ts: ThreadState) -> frozenset[int]:
     return frozenset(lock.serial for lock in ts.held)
 
@@ -409,14 +432,27 @@ def _lockset(o: object, key: Any, table: int, write: bool) -> None:
     ts = _threads.get(get_ident())
     if ts is None:
         ts = thread_state()
-    state = cell[0]
-    if state is None:
-        cell[0], cell[1], cell[3] = EXCLUSIVE, ts.slot, capture()
+    slot = ts.slot
+    clock = ts.epoch[1]
+    seen: dict[int, tuple[int, Site, bool]] | None = cell[3]
+    if seen is None:
+        cell[0], cell[1], cell[3] = EXCLUSIVE, slot, {slot: (clock, capture(), write)}
         return
-    if state == EXCLUSIVE:
-        if cell[1] == ts.slot:
-            cell[3] = capture() if write else cell[3]
-            return
+    mine = seen.get(slot)
+    fresh = mine is None or mine[0] != clock or (write and not mine[2])
+    if cell[0] == EXCLUSIVE and cell[1] == slot:
+        if fresh:
+            seen[slot] = (clock, capture(), write)
+        return
+    vc = ts.vc
+    # one copy (atomic), not a live iteration: other threads add their own entries meanwhile
+    unordered = [a for s, a in seen.copy().items() if s != slot and a[0] > vc.get(s, 0)]
+    if not unordered:
+        # every earlier access happens before this one: the location is this thread's now
+        cell[0], cell[1], cell[2] = EXCLUSIVE, slot, None
+        cell[3] = {slot: (clock, capture(), write)}
+        return
+    if cell[0] == EXCLUSIVE:
         cell[0] = SHARED_MODIFIED if write else SHARED
         cell[2] = _held(ts)
     else:
@@ -425,8 +461,10 @@ def _lockset(o: object, key: Any, table: int, write: bool) -> None:
             cell[0] = SHARED_MODIFIED
     if cell[0] == SHARED_MODIFIED and not cell[2] and cell[5] is None and _sink is not None:
         cell[5] = True  # report a location once
-        _sink.lockset_race(o, key, table, cell[3], write)
-    cell[3] = capture()
+        _clock, site, was_write = max(unordered, key=operator.itemgetter(2))  # a write first
+        _sink.lockset_race(o, key, table, site, was_write, write)
+    if fresh:
+        seen[slot] = (clock, capture(), write)
 
 
 _access: Callable[[object, Any, int, bool], None] = _hb

@@ -83,7 +83,8 @@ class TrackedLock:
         return bool(self._lock.locked())
 
     def _enter(self, ts: ThreadState) -> None:
-        ts.join(self._vc)
+        if _runtime.lock_edges:
+            ts.join(self._vc)
         self._owner = ts
         # Only the acquiring frame is kept: while the lock is held, that frame and its callers
         # are still on the stack, so the full stack can be read when an edge needs it.
@@ -104,7 +105,8 @@ class TrackedLock:
 
     def _leave(self) -> None:
         ts = thread_state()
-        self._vc = ts.release_copy()
+        if _runtime.lock_edges:
+            self._vc = ts.release_copy()
         owner = self._owner or ts
         if owner is not ts:
             self._signals()

@@ -1,0 +1,191 @@
+"""Findings depend on the code under test only: not on what ran earlier in the process.
+
+Three ways earlier work could leak into a detector's verdict: a thread left running keeps the
+recorders on (where a lone thread would run uninstrumented), a dead object's access history is
+inherited by a new object at the same address, and a nested detector's bookkeeping lands in
+the outer detector's tables.
+"""
+
+from __future__ import annotations
+
+import _thread
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from faultwise.races import Mode, RaceDetector, RacesConfig
+
+Loader = Callable[[str, str], ModuleType]
+
+ACCOUNT = """
+import threading
+
+class Account:
+    def __init__(self):
+        self.lock = threading.Lock()
+
+def run(locked, threads=4, n=50):
+    account = Account()
+    account.balance = 0  # before any thread starts: ordered before all of them
+    def work():
+        for _ in range(n):
+            if locked:
+                with account.lock:
+                    account.balance += 1
+            else:
+                account.balance += 1
+    ts = [threading.Thread(target=work) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return account.balance  # after joining every writer
+"""
+
+
+@pytest.fixture
+def thread_left_running() -> Iterator[threading.Thread]:
+    """A thread started before the detector and still alive: the recorders stay on."""
+    gate = _thread.allocate_lock()  # a raw lock: orders nothing for the detector
+    gate.acquire()
+    thread = threading.Thread(target=gate.acquire, name="left-running", daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        gate.release()
+        thread.join(5)
+
+
+def _config(tmp_path: Path, mode: Mode) -> RacesConfig:
+    return RacesConfig(roots=(str(tmp_path),), hang_timeout=0, mode=mode)
+
+
+@pytest.mark.parametrize("mode", [Mode.LOCKSET, Mode.HB])
+def test_locked_writes_then_a_read_after_join_are_not_reported_while_a_stray_thread_runs(
+    load_module: Loader, tmp_path: Path, thread_left_running: threading.Thread, mode: Mode
+) -> None:
+    with RaceDetector(_config(tmp_path, mode)) as detector:
+        module = load_module(f"iso_account_{mode}", ACCOUNT)
+        assert 200 == module.run(locked=True)
+    assert [] == [str(f) for f in detector.report().findings]
+
+
+@pytest.mark.parametrize("stray_thread", [False, True])
+def test_lockset_verdicts_are_the_same_with_and_without_a_stray_thread(
+    load_module: Loader, tmp_path: Path, stray_thread: bool, request: pytest.FixtureRequest
+) -> None:
+    with RaceDetector(_config(tmp_path, Mode.LOCKSET)):
+        module = load_module(f"iso_verdicts_{stray_thread}", ACCOUNT)  # instrumented
+    if stray_thread:
+        request.getfixturevalue("thread_left_running")
+    verdicts = []
+    for locked in (False, True):
+        with RaceDetector(_config(tmp_path, Mode.LOCKSET)) as detector:
+            module.run(locked=locked)
+        verdicts.append(sorted({(r.kind.value, str(r.location)) for r in detector.report().races}))
+    lost_update = [("lockset-violation", f"iso_verdicts_{stray_thread}.Account.balance")]
+    assert [lost_update, []] == verdicts
+
+
+BOX = """
+class Box:
+    pass
+
+def put(box, value):
+    box.value = value
+"""
+
+
+def _write_in_a_thread_that_stays(module: ModuleType, box: Any) -> tuple[threading.Thread, Any]:
+    """A thread writes ``box.value`` and stays alive; nothing orders the write for the caller.
+
+    The thread keeps no reference to ``box``: it lives as long as the caller holds it.
+    """
+    gate = _thread.allocate_lock()
+    gate.acquire()
+    wrote: list[bool] = []
+    handed = [box]
+    del box
+
+    def work() -> None:
+        module.put(handed.pop(), 1)
+        wrote.append(True)
+        gate.acquire()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not wrote and time.monotonic() < deadline:
+        time.sleep(0.001)  # polling an uninstrumented list: no happens-before edge
+    assert [True] == wrote
+    return thread, gate
+
+
+def _box_at(module: ModuleType, address: int) -> Any:
+    """A new ``Box`` at ``address`` (CPython hands a freed block to the next allocation)."""
+    spare = []
+    for _ in range(10_000):
+        box = module.Box()
+        if id(box) == address:
+            return box
+        spare.append(box)
+    raise AssertionError(f"no new Box at the freed address {address:#x}")
+
+
+@pytest.mark.parametrize("mode", [Mode.HB, Mode.LOCKSET])
+def test_a_new_object_at_a_dead_objects_address_starts_with_no_history(
+    load_module: Loader, tmp_path: Path, mode: Mode
+) -> None:
+    with RaceDetector(_config(tmp_path, mode)) as detector:
+        module = load_module(f"iso_reuse_{mode}", BOX)
+        box = module.Box()
+        thread, gate = _write_in_a_thread_that_stays(module, box)
+        address = id(box)
+        del box
+        module.put(_box_at(module, address), 2)
+        gate.release()
+        thread.join()
+    assert [] == [str(f) for f in detector.report().findings]
+
+
+@pytest.mark.parametrize("mode", [Mode.HB, Mode.LOCKSET])
+def test_an_object_that_dies_under_a_nested_detector_leaves_no_history_in_the_outer_one(
+    load_module: Loader, tmp_path: Path, mode: Mode
+) -> None:
+    config = _config(tmp_path, mode)
+    with RaceDetector(config) as outer:
+        module = load_module(f"iso_nested_{mode}", BOX)
+        box = module.Box()
+        thread, gate = _write_in_a_thread_that_stays(module, box)
+        address = id(box)
+        with RaceDetector(config) as inner:
+            del box  # dies while the inner detector's tables are in place
+            reborn = _box_at(module, address)
+        module.put(reborn, 2)
+        gate.release()
+        thread.join()
+    assert ([], []) == (
+        [str(f) for f in outer.report().findings],
+        [str(f) for f in inner.report().findings],
+    )
+
+
+@pytest.mark.parametrize("mode", [Mode.HB, Mode.LOCKSET])
+def test_the_same_object_written_by_two_unordered_threads_is_still_reported(
+    load_module: Loader, tmp_path: Path, mode: Mode
+) -> None:
+    # the control for the two tests above: without the address change, it is a race
+    with RaceDetector(_config(tmp_path, mode)) as detector:
+        module = load_module(f"iso_same_{mode}", BOX)
+        box = module.Box()
+        thread, gate = _write_in_a_thread_that_stays(module, box)
+        module.put(box, 2)
+        gate.release()
+        thread.join()
+    assert [f"iso_same_{mode}.Box.value"] == [str(r.location) for r in detector.report().races]
