@@ -12,18 +12,6 @@ from faultwise.lab._scenarios import Scenario, run_scenario_sim
 # Scenarios whose outage the analyser does not name yet, and why (the lab's telemetry is what
 # the live services write; these are the analyser's cases to take up).
 MISSED = {
-    Scenario.CASCADING_FAILURE: (
-        "onsets are taken from errors only; the database slows 40x without failing and orders "
-        "and the gateway answer late, so missing_timeout @ orders is ranked first"
-    ),
-    Scenario.CONFIG_DRIFT: (
-        "config_drift returns no finding for configs/payments-{1,2,3}.yaml (pool_size 20/20/2) "
-        "with every pool-timeout error logged by instance payments-3"
-    ),
-    Scenario.DEADLOCK: (
-        "the lock-wait lines come from the database; orders, whose transaction holds the row "
-        "while its call to pricing waits, logs a timeout and a rollback, not 'deadlock'"
-    ),
     Scenario.RACE: (
         "lost updates are two 'updated stock sku=sku-7 qty=N' lines with the same N from "
         "different writers; the detector needs a version= field in the line"

@@ -14,12 +14,14 @@ from faultwise.diagnose._calls import CallSeries
 from faultwise.diagnose._graph import build_graph
 from faultwise.diagnose._model import Baseline, Graph, Signal, Window
 from faultwise.diagnose._signals import (
+    PEER_CALL,
     Anomaly,
     NewTemplate,
     Profile,
     anomalies,
     new_templates,
     profiles,
+    span_counts,
 )
 from faultwise.diagnose._sql import Dialect, Scope
 from faultwise.telemetry._store import Params
@@ -51,6 +53,7 @@ def _services_sql(scope: Scope) -> str:
         f"SELECT DISTINCT service FROM logs WHERE {scope.when('ts_ns')}",
         f"SELECT DISTINCT service FROM spans WHERE {scope.when('start_ns')}",
         f"SELECT DISTINCT service FROM samples WHERE {scope.when('ts_ns')}",
+        f"SELECT DISTINCT peer_service FROM spans WHERE {scope.when('start_ns')} AND {PEER_CALL}",
     ]
     return (
         f"SELECT DISTINCT service FROM ({' UNION ALL '.join(parts)}) s "
@@ -126,6 +129,7 @@ class Context:
     normal: dict[str, Profile]
     anomalies: dict[str, tuple[Anomaly, ...]]
     templates: tuple[NewTemplate, ...]
+    peer_calls: bool = False  # client spans name their peer (see ``own_time_cte``)
 
     @property
     def dialect(self) -> Dialect:
@@ -222,6 +226,7 @@ def build_context(
         normal=normal,
         anomalies=moved,
         templates=tuple(new_templates(incident, baseline)),
+        peer_calls=bool(counts["spans"]) and span_counts(incident)[1],
     )
 
 

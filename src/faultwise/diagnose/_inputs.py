@@ -99,7 +99,7 @@ def _config_rows(path: str) -> list[tuple[str, str, str, str]]:
     from faultwise.drift import read_rows
 
     environment = Path(path).name
-    for suffix in sorted(_CONFIG_SUFFIXES, key=len, reverse=True):
+    for suffix in sorted(_CONFIG_SUFFIXES | {".json"}, key=len, reverse=True):
         if environment.lower().endswith(suffix) and len(environment) > len(suffix):
             environment = environment[: -len(suffix)]
             break

@@ -31,17 +31,20 @@ __all__ = [
     "ERROR_WORDS",
     "FIRST",
     "LOGGED_DURATION",
+    "PEER_CALL",
     "SOURCE_SQL",
     "Anomaly",
     "Level",
     "NewTemplate",
     "Profile",
+    "episode",
     "error_sql",
     "find_onset",
     "level_of",
     "new_templates",
     "own_time_cte",
     "profiles",
+    "span_counts",
 ]
 
 ERROR_WORDS = (
@@ -70,16 +73,46 @@ def _log_sql(scope: Scope, width: int) -> str:
     )
 
 
-def own_time_cte(scope: Scope, extra: str = "TRUE") -> str:
+def own_time_cte(scope: Scope, extra: str = "TRUE", *, peers: bool = False) -> str:
     """CTEs ``s`` (the scope's spans) and ``x`` (each span with its facts: ``dur``;
     ``own_ns``, its duration minus its children's, at least zero, and zero for a call into
     another service, whose remaining time is on the wire; ``entry`` = 1 when the parent is
     in another service or absent; ``call`` = 1 when it is, a call from ``parent_service``,
-    whose span lasted ``parent_dur``). ``extra`` filters ``s``."""
+    whose span lasted ``parent_dur``). ``extra`` filters ``s``.
+
+    With ``peers`` (the scope has client spans naming a ``peer_service``), a client span
+    with no child stands for the callee's side of the call: for a peer that left no spans
+    at all (a database, a SaaS API) as its server span, so the peer has latency, errors and
+    an onset of its own; for an instrumented peer (an attempt still queued there, or lost)
+    as a call only, so attempts are counted from the caller's side (``ghost`` = 2: no
+    request, no latency and no error for the callee).
+    """
+    columns = (
+        "trace_id, span_id, parent_span_id, service, name, kind, start_ns, end_ns, status, "
+        "peer_service"
+    )
+    where = f"{scope.when('start_ns')} AND service IS NOT NULL AND ({extra})"
+    if not peers:
+        spans = f"s AS (SELECT {columns}, 0 AS ghost FROM spans WHERE {where})"
+    else:
+        spans = f"""r AS (SELECT {columns} FROM spans WHERE {where}),
+seen AS (SELECT DISTINCT service FROM r),
+parents AS (SELECT DISTINCT trace_id, parent_span_id FROM r WHERE parent_span_id IS NOT NULL),
+o AS (SELECT r.trace_id, r.span_id, r.peer_service, r.name, r.start_ns, r.end_ns, r.status
+      FROM r LEFT JOIN parents c ON c.trace_id = r.trace_id AND c.parent_span_id = r.span_id
+      WHERE r.kind = 3 AND r.peer_service IS NOT NULL AND r.peer_service <> ''
+        AND r.peer_service <> r.service AND c.trace_id IS NULL),
+s AS (SELECT {columns}, 0 AS ghost FROM r
+      UNION ALL
+      SELECT o.trace_id, o.span_id || '>' AS span_id, o.span_id AS parent_span_id,
+             o.peer_service AS service, o.name, 2 AS kind, o.start_ns,
+             CASE WHEN v.service IS NULL THEN o.end_ns END AS end_ns,
+             CASE WHEN v.service IS NULL THEN o.status END AS status,
+             CAST(NULL AS VARCHAR) AS peer_service,
+             CASE WHEN v.service IS NULL THEN 1 ELSE 2 END AS ghost
+      FROM o LEFT JOIN seen v ON v.service = o.peer_service)"""
     return f"""
-WITH s AS (SELECT trace_id, span_id, parent_span_id, service, name, kind, start_ns, end_ns,
-                  status, peer_service
-           FROM spans WHERE {scope.when("start_ns")} AND service IS NOT NULL AND ({extra})),
+WITH {spans},
 kids AS (SELECT trace_id, parent_span_id AS span_id, sum(end_ns - start_ns) AS child_ns,
                 min(service) AS kid_lo, max(service) AS kid_hi
          FROM s WHERE parent_span_id IS NOT NULL GROUP BY 1, 2),
@@ -89,13 +122,14 @@ x AS (SELECT s.trace_id, s.span_id, s.service, s.name, s.kind, s.start_ns, s.sta
              s.end_ns - s.start_ns AS dur,
              CASE WHEN k.kid_lo <> s.service OR k.kid_hi <> s.service THEN 0
                   ELSE greatest(0, s.end_ns - s.start_ns - coalesce(k.child_ns, 0)) END AS own_ns,
-             CASE WHEN p.service IS NULL OR p.service <> s.service THEN 1 ELSE 0 END AS entry,
+             CASE WHEN s.ghost = 2 THEN 0
+                  WHEN p.service IS NULL OR p.service <> s.service THEN 1 ELSE 0 END AS entry,
              CASE WHEN p.service <> s.service THEN 1 ELSE 0 END AS call
       FROM s LEFT JOIN kids k ON k.trace_id = s.trace_id AND k.span_id = s.span_id
              LEFT JOIN s p ON p.trace_id = s.trace_id AND p.span_id = s.parent_span_id)"""
 
 
-def _span_sql(scope: Scope, width: int) -> str:
+def _span_sql(scope: Scope, width: int, peers: bool) -> str:
     """One pass over the spans, grouped two ways (GROUPING SETS): per service and bucket,
     entry spans (root, or parent in another service) with their errors and latency
     percentiles and the service's own time; and per caller, callee and bucket, the calls
@@ -106,7 +140,7 @@ def _span_sql(scope: Scope, width: int) -> str:
         return d.quantile(expr, p)
 
     calls = "CASE WHEN call = 1 THEN {} END"
-    return f"""{own_time_cte(scope)}
+    return f"""{own_time_cte(scope, peers=peers)}
 SELECT service, parent_service, start_ns - start_ns % {width} AS t,
        grouping(parent_service) AS per_service,
        sum(entry), sum(CASE WHEN status = 2 THEN 1 ELSE 0 END),
@@ -163,8 +197,23 @@ WHERE {scope.when("ts_ns")} AND ts_ns IS NOT NULL AND service IS NOT NULL
 GROUP BY 1, 2, 3"""
 
 
+PEER_CALL = (
+    "kind = 3 AND peer_service IS NOT NULL AND peer_service <> '' AND peer_service <> service"
+)
+
+
 def _span_count_sql(scope: Scope) -> str:
-    return f"SELECT count(*) FROM spans WHERE {scope.when('start_ns')}"
+    return (
+        f"SELECT count(*), sum(CASE WHEN {PEER_CALL} THEN 1 ELSE 0 END) FROM spans "
+        f"WHERE {scope.when('start_ns')}"
+    )
+
+
+def span_counts(scope: Scope) -> tuple[int, bool]:
+    """The scope's spans, and whether any client span names its peer (see
+    :func:`own_time_cte`)."""
+    n, peers = scope.query(_span_count_sql(scope))[0]
+    return int(n or 0), bool(peers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +270,10 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:.3g}{unit}"
 
 
+def _threshold(normal: Level, ratio: float, floor: float) -> float:
+    return max(normal.high, normal.median + 4 * normal.spread, normal.median * ratio) + floor
+
+
 def find_onset(
     times: Sequence[int],
     values: Sequence[float | None],
@@ -230,7 +283,7 @@ def find_onset(
     floor: float = 0.0,
 ) -> int | None:
     """Index of the first high bucket that stays high (see the module docstring), or None."""
-    threshold = max(normal.high, normal.median + 4 * normal.spread, normal.median * ratio) + floor
+    threshold = _threshold(normal, ratio, floor)
     high = [v is not None and v > threshold for v in values]
     present = [i for i, v in enumerate(values) if v is not None]
     for pos, i in enumerate(present):
@@ -240,6 +293,26 @@ def find_onset(
         if not following or any(high[j] for j in following):
             return i
     return None
+
+
+def episode(values: Sequence[float | None], start: int, threshold: float) -> list[float]:
+    """The values from ``start`` until the signal is back at or below ``threshold`` for good
+    (``_RECOVERED`` buckets in a row): the level of an outage that ended is read from the
+    outage, not from the recovery after it. Short dips inside the outage are kept."""
+    kept: list[float] = []
+    calm: list[float] = []
+    for v in values[start:]:
+        if v is None:
+            continue
+        if v > threshold:
+            kept += calm
+            kept.append(v)
+            calm = []
+        else:
+            calm.append(v)
+            if len(calm) >= _RECOVERED:
+                return kept
+    return kept + calm
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +358,10 @@ _RULES: tuple[tuple[str, Signal, str, str, float, float], ...] = (
 
 
 _MIN_RATIO = {Signal.LATENCY: 1.3, Signal.TRAFFIC: 1.5, Signal.RESOURCE: 1.2}
+_RECOVERED = 3  # buckets back at the normal level that end an outage
+_LATENCY_UNIT_NS = 1_000_000
+_MIN_EPISODE = 5  # buckets
+_EPISODE_SHARE = 0.25  # of the buckets from the onset on
 
 
 def profiles(
@@ -298,8 +375,9 @@ def profiles(
         rows[service]["logs"][t] = n * per_s
         rows[service]["log_errors"][t] = errors * per_s
     call_rows = []
-    if has_spans := bool(scope.query(_span_count_sql(scope))[0][0]):
-        for service, caller, t, per_service, *facts in scope.query(_span_sql(scope, width)):
+    n_spans, peers = span_counts(scope)
+    if has_spans := n_spans > 0:
+        for service, caller, t, per_service, *facts in scope.query(_span_sql(scope, width, peers)):
             if not per_service:
                 if caller is not None and facts[7]:
                     call_rows.append((caller, service, t, *facts[7:]))
@@ -363,7 +441,10 @@ def anomalies(current: Profile, normal: Profile | None) -> list[Anomaly]:
         idx = find_onset(current.times, values, base, ratio=ratio, floor=floor)
         if idx is None:
             continue
-        after = [v for v in values[idx:] if v is not None]
+        rest = [v for v in values[idx:] if v is not None]
+        outage = episode(values, idx, _threshold(base, ratio, floor))
+        # an outage that ended is measured alone when it lasted (a blip is not an outage)
+        after = outage if len(outage) >= max(_MIN_EPISODE, _EPISODE_SHARE * len(rest)) else rest
         level = statistics.median(after) if signal is not Signal.ERRORS else sum(after) / len(after)
         if signal is not Signal.ERRORS and level < base.median * _MIN_RATIO[signal]:
             continue  # one high bucket, but the level after it is about what it was
@@ -393,12 +474,12 @@ def _strength(signal: Signal, before: float, after: float, total: float) -> floa
         by_ratio = min(1.0, math.log10(max(ratio, 1.0)) / 2)
         by_count = min(1.0, total / 10)
         return by_ratio * by_count
+    if signal is Signal.LATENCY:
+        # no own time before (a service that only waited on its callees): compare with 1 ms
+        before = max(before, _LATENCY_UNIT_NS)
     if before <= 0:
         return 0.0
-    ratio = after / before
-    if signal is Signal.TRAFFIC:
-        return min(1.0, math.log2(max(ratio, 1.0)) / 3)
-    return min(1.0, math.log2(max(ratio, 1.0)) / 3)
+    return min(1.0, math.log2(max(after / before, 1.0)) / 3)
 
 
 @dataclass(frozen=True, slots=True)

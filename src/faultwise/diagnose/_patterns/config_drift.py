@@ -4,10 +4,16 @@ lining up with the incident.
 The ``configs`` table (one environment per configuration file, read by
 :mod:`faultwise.drift`) is compared with :func:`faultwise.drift.compare`, which knows the
 keys that take production down (pools, timeouts, retries, limits, flags) and keeps secrets
-hashed. An environment belongs to the service whose name it starts with (``payments-0``,
-``payments-7d9f8b6c5d-x2x9k``). A difference counts for this incident when the service (or a
-caller) shows symptoms, more so when a configuration change or reload was logged shortly
-before the onset, and when the errors come from the instances whose configuration differs.
+hashed. An environment belongs to a service by, in order: its name (a file suffix such as
+``.json`` set aside) being an instance the telemetry names (``instance`` of logs or
+samples), its own configuration naming the service (``service: payments``,
+``spring.application.name``), or its name starting with the service's (``payments-0``,
+``payments-7d9f8b6c5d-x2x9k``). A difference counts for this incident when the service (or
+a caller) shows symptoms (a moved signal, or errors), more so when a configuration change
+or reload was logged shortly before the onset, when the errors come from the instances
+whose configuration differs, and when those errors speak of what the differing key
+controls (a pool key and pool timeouts, a timeout key and timeouts): then the drift is the
+cause and the pool or timeout errors its mechanism.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from faultwise.diagnose._context import Context
-from faultwise.diagnose._evidence import example_lines, short_time
+from faultwise.diagnose._evidence import clip, example_lines, short_time
 from faultwise.diagnose._model import Evidence, EvidenceKind, Finding, Pattern
 from faultwise.diagnose._signals import error_sql
+from faultwise.diagnose._sql import literal
 
 if TYPE_CHECKING:
     from faultwise.drift import KeyDrift
@@ -45,6 +52,46 @@ ORDER BY environment, key"""
 
 _ENVIRONMENTS_SQL = "SELECT DISTINCT environment FROM configs ORDER BY 1"
 
+# keys whose value names the service an environment configures
+_IDENTITY_KEYS = (
+    "service",
+    "service.name",
+    "service_name",
+    "app",
+    "app.name",
+    "application",
+    "application.name",
+    "spring.application.name",
+    "metadata.labels.app",
+    "metadata.labels.app.kubernetes.io/name",
+)
+_FILE_SUFFIX = re.compile(r"(?i)\.(json|ya?ml|toml|ini|env|properties|conf|cfg)$")
+_MIN_ERRORS = 10
+# what a killer key's errors say, per kind of key (see faultwise.drift.Killer)
+_MECHANISM = {
+    "pool": r"(?i)(pool|connection)",
+    "timeout": r"(?i)(timed? ?out|timeout|deadline)",
+    "retry": r"(?i)retr",
+    "limit": r"(?i)(limit|too many|throttl|quota|exceed|rejected)",
+    "resources": r"(?i)(memory|oom|heap|cpu|killed)",
+    "breaker": r"(?i)(circuit|breaker)",
+    "scaling": r"(?i)(replica|capacity|overload|unavailable)",
+}
+
+
+def _instances_sql(ctx: Context) -> str:
+    return (
+        f"SELECT DISTINCT instance, service FROM logs WHERE {ctx.when('ts_ns')} "
+        "AND instance IS NOT NULL AND service IS NOT NULL UNION "
+        f"SELECT DISTINCT instance, service FROM samples WHERE {ctx.when('ts_ns')} "
+        "AND instance IS NOT NULL AND service IS NOT NULL"
+    )
+
+
+def _identity_sql() -> str:
+    keys = ", ".join(literal(k) for k in _IDENTITY_KEYS)
+    return f"SELECT environment, value FROM configs WHERE lower(key) IN ({keys})"
+
 
 def _reloads_sql(ctx: Context) -> str:
     d = ctx.dialect
@@ -56,19 +103,64 @@ def _reloads_sql(ctx: Context) -> str:
     )
 
 
+def _placed_cte(ctx: Context) -> str:
+    """CTE ``p``: the service's log lines with the instance that wrote them (``inst``): its
+    own, else that of another line of the same request (an access-log line written without
+    it), else the file."""
+    return f"""
+WITH l AS (SELECT instance, source_file, trace_id, request_id, severity, message, attrs
+           FROM logs WHERE {ctx.when("ts_ns")} AND service = ?),
+r AS (SELECT coalesce(trace_id, request_id) AS rid, max(instance) AS known FROM l
+      WHERE instance IS NOT NULL AND coalesce(trace_id, request_id) IS NOT NULL GROUP BY 1),
+p AS (SELECT coalesce(l.instance, r.known, l.source_file) AS inst, l.severity, l.message,
+             l.attrs
+      FROM l LEFT JOIN r ON r.rid = coalesce(l.trace_id, l.request_id))"""
+
+
 def _errors_by_instance_sql(ctx: Context) -> str:
     return (
-        f"SELECT coalesce(instance, source_file), sum(CASE WHEN {error_sql(ctx.dialect)} "
-        f"THEN 1 ELSE 0 END) FROM logs WHERE {ctx.when('ts_ns')} AND service = ? GROUP BY 1"
+        f"{_placed_cte(ctx)} SELECT inst, sum(CASE WHEN {error_sql(ctx.dialect)} "
+        "THEN 1 ELSE 0 END) FROM p GROUP BY 1"
     )
 
 
 def owner(environment: str, services: list[str]) -> str | None:
-    """The service an environment belongs to: the longest service name it starts with."""
+    """The service an environment belongs to by name: the longest service name it starts
+    with."""
     for service in sorted(services, key=len, reverse=True):
         if re.match(rf"{re.escape(service)}([-_.@]|$)", environment, re.I):
             return service
     return None
+
+
+def instance_name(environment: str) -> str:
+    """An environment's name as an instance would be named: without a file suffix."""
+    return _FILE_SUFFIX.sub("", environment)
+
+
+def _owners(ctx: Context) -> dict[str, list[str]]:
+    """Environments per service (see the module docstring for the order of the rules)."""
+    services = sorted(set(ctx.services) | set(ctx.graph.nodes))
+    instances: dict[str, str] = {}
+    for instance, service in (
+        ctx.query(_instances_sql(ctx)) if ctx.has("logs") or ctx.has("samples") else []
+    ):
+        instances.setdefault(str(instance).lower(), service)
+    named = {env: value for env, value in ctx.query(_identity_sql()) if value in services}
+    # a "service" that is one of another service's instances (a per-instance metric column)
+    real = [s for s in services if instances.get(s.lower(), s) == s]
+    groups: dict[str, list[str]] = defaultdict(list)
+    for (environment,) in ctx.query(_ENVIRONMENTS_SQL):
+        name = instance_name(environment)
+        service = (
+            instances.get(name.lower())
+            or named.get(environment)
+            or owner(name, real)
+            or owner(name, services)
+        )
+        if service is not None:
+            groups[service].append(environment)
+    return groups
 
 
 def detect(ctx: Context) -> list[Finding]:
@@ -76,12 +168,7 @@ def detect(ctx: Context) -> list[Finding]:
         return []
     from faultwise.drift import ConfigEntry, Environment, ValueType, compare
 
-    services = sorted(set(ctx.services) | set(ctx.graph.nodes))
-    groups: dict[str, list[str]] = defaultdict(list)
-    for (environment,) in ctx.query(_ENVIRONMENTS_SQL):
-        service = owner(environment, services)
-        if service is not None:
-            groups[service].append(environment)
+    groups = _owners(ctx)
     entries: dict[str, dict[str, ConfigEntry]] = defaultdict(dict)
     for environment, source, key, value in ctx.query(_DIFFERING_SQL):
         entries[environment][key] = ConfigEntry(key, value, ValueType.TEXT, source)
@@ -99,8 +186,19 @@ def detect(ctx: Context) -> list[Finding]:
         shown = (killers or list(drifts))[:3]
         evidence = [Evidence(EvidenceKind.CONFIG, k.summary(), _source(k)) for k in shown]
         onset = _onset(ctx, service)
-        if onset is not None:
+        errors = _errors(ctx, service)
+        if onset is not None or errors >= _MIN_ERRORS:
             score += 0.15
+            if onset is None:
+                evidence.append(
+                    Evidence(
+                        EvidenceKind.LOG,
+                        f"{service} logged {errors} errors in the incident (no onset: the "
+                        "symptoms were there from the start of the data)",
+                        None,
+                        float(errors),
+                    )
+                )
         changed = [
             (ts, svc, inst, kind)
             for ts, svc, inst, kind in reloads
@@ -137,6 +235,19 @@ def detect(ctx: Context) -> list[Finding]:
                     round(share, 3),
                 )
             )
+            said = _mechanism(ctx, service, odd, shown[0])
+            if said is not None:
+                score += 0.1
+                n, example = said
+                evidence.append(
+                    Evidence(
+                        EvidenceKind.LOG,
+                        f"{n} of those errors are about what {shown[0].key} controls "
+                        f"({shown[0].killer}): {clip(example, 140)}",
+                        None,
+                        float(n),
+                    )
+                )
         findings.append(
             Finding(
                 pattern=PATTERN,
@@ -181,6 +292,15 @@ def _odd_ones(groups: tuple[tuple[str, ...], ...]) -> list[str]:
     return sorted(e for g in groups if g is not largest for e in g)
 
 
+def _is_odd(instance: object, odd: list[str]) -> bool:
+    """``instance`` (an instance name, else a file path) is one of the ``odd`` environments."""
+    text = str(instance).lower()
+    names = [instance_name(o).lower() for o in odd]
+    return text in names or any(
+        re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", text) for n in names
+    )
+
+
 def _error_share(ctx: Context, service: str, odd: list[str]) -> float | None:
     if not odd or not ctx.has("logs"):
         return None
@@ -188,5 +308,32 @@ def _error_share(ctx: Context, service: str, odd: list[str]) -> float | None:
     total = sum(int(n or 0) for _, n in rows)
     if not total:
         return None
-    mine = sum(int(n or 0) for inst, n in rows if any(o in str(inst) for o in odd))
+    mine = sum(int(n or 0) for inst, n in rows if _is_odd(inst, odd))
     return mine / total
+
+
+def _errors(ctx: Context, service: str) -> int:
+    if not ctx.has("logs"):
+        return 0
+    return sum(int(n or 0) for _, n in ctx.query(_errors_by_instance_sql(ctx), [service]))
+
+
+def _mechanism_sql(ctx: Context, pattern: str) -> str:
+    d = ctx.dialect
+    text = "coalesce(message, '') || ' ' || coalesce(attrs, '')"
+    return (
+        f"{_placed_cte(ctx)} SELECT inst, count(*), min(message) FROM p "
+        f"WHERE {error_sql(d)} AND {d.matches(text, pattern)} GROUP BY 1"
+    )
+
+
+def _mechanism(
+    ctx: Context, service: str, odd: list[str], drift: KeyDrift
+) -> tuple[int, str] | None:
+    """The odd instances' errors that speak of what the drifted key controls."""
+    pattern = _MECHANISM.get(str(drift.killer)) if drift.killer is not None else None
+    if pattern is None:
+        return None
+    rows = [r for r in ctx.query(_mechanism_sql(ctx, pattern), [service]) if _is_odd(r[0], odd)]
+    n = sum(int(r[1]) for r in rows)
+    return (n, str(rows[0][2])) if n >= _MIN_ERRORS else None

@@ -2,21 +2,32 @@
 
 Evidence: the wait-for graph rebuilt from the database's own lines (PostgreSQL's ``Process
 4242 waits for ShareLock on transaction 90211; blocked by process 4243`` and, with
-``log_lock_waits``, ``still waiting ... Process holding the lock: 4243. Wait queue: 4242``)
-and its cycles; ``deadlock detected`` (PostgreSQL), ``Deadlock found when trying to get
-lock`` (MySQL), ``Found one Java-level deadlock`` (a JVM thread dump); and, from spans, a
-transaction that holds its locks while a call to another service inside it waits. The
-component is the application whose transactions deadlock (it reports the errors); the
-database is named when no application does.
+``log_lock_waits``, ``still waiting ... Process holding the lock: 4243. Wait queue: 4242``,
+in the message or in a ``detail`` attribute) and its cycles; ``deadlock detected``
+(PostgreSQL), ``Deadlock found when trying to get lock`` (MySQL), ``Found one Java-level
+deadlock`` (a JVM thread dump); and a transaction that holds its locks while a call to
+another service inside it waits: from spans (a transaction span with a call in it), or from
+a request that logs that it held a lock (``... while the lock on stock:42 was held; rolled
+back``) around an outgoing call. When the database's lock waits happened while such calls
+were in flight, the wait-for graph runs through the application: the waiters point at a
+transaction that is itself waiting on a call, and nothing but a timeout breaks the cycle.
+
+The component is the application whose transactions deadlock (it reports the errors) or
+hold their locks across calls; the database that reports the waits is named only when no
+application does.
 """
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+
 from faultwise.diagnose._context import Context
-from faultwise.diagnose._evidence import example_lines, named_service, short_time
+from faultwise.diagnose._evidence import clip, example_lines, named_service, short_time
 from faultwise.diagnose._graph import find_cycles
 from faultwise.diagnose._model import Edge, Evidence, EvidenceKind, Finding, Pattern
-from faultwise.diagnose._signals import FIRST
+from faultwise.diagnose._signals import FIRST, SOURCE_SQL
 
 __all__ = ["detect"]
 
@@ -33,8 +44,18 @@ _SECOND = (
 )
 _QUEUE = r"[Pp]rocess holding the lock: ([0-9]+)\. Wait queue: ([0-9]+)"
 _TX = r"(?i)(transaction|\bbegin\b|\btx\b|transactional)"
+# a request that says it held a lock (or its transaction) while something else went wrong
+LOCK_HELD = (
+    r"(?i)(\blocks?\b.{0,80}\b(held|holding|kept|still open)\b|\bhold(ing|s)? (the |a |its )?"
+    r"(row )?locks?\b|while .{0,60}\b(lock|transaction)\b|(transaction|tx)\b.{0,40}\b(open|held))"
+)
+HELD_WORDS = ("lock", "transaction", " tx")
+_WAITED = r"after ([0-9]+(?:\.[0-9]+)?) ?ms"  # "still waiting ... after 1000.052 ms"
+_MAX_ROWS = 5000
+_MIN_WAITS = 3
 LOCK_WORDS = ("lock", "ora-00060")  # "deadlock" holds "lock"
 _ANY = f"{DEADLOCKS}|{LOCK_WAITS}|{_QUEUE}"
+_TEXT = "coalesce(message, '') || ' ' || coalesce(attrs, '')"  # a line and its attributes
 
 
 def _lines_sql(ctx: Context) -> str:
@@ -43,7 +64,7 @@ def _lines_sql(ctx: Context) -> str:
         "SELECT service, "
         f"sum(CASE WHEN {d.matches('message', DEADLOCKS)} THEN 1 ELSE 0 END), "
         f"sum(CASE WHEN {d.matches('message', LOCK_WAITS)} THEN 1 ELSE 0 END), "
-        f"sum(CASE WHEN {d.matches('message', _PAIR)} OR {d.matches('message', _QUEUE)} "
+        f"sum(CASE WHEN {d.matches(_TEXT, _PAIR)} OR {d.matches(_TEXT, _QUEUE)} "
         f"THEN 1 ELSE 0 END), min(ts_ns), {d.arg_min('message', FIRST)} "
         f"FROM logs WHERE {ctx.when('ts_ns')} AND service IS NOT NULL AND "
         f"{d.matches('message', _ANY, LOCK_WORDS)} GROUP BY service, {d.shape('message')}"
@@ -72,9 +93,10 @@ def _edges_sql(ctx: Context) -> str:
     parts = []
     for pattern, waiter, holder in ((_PAIR, 1, 2), (_SECOND, 1, 2), (_QUEUE, 2, 1)):
         parts.append(
-            f"SELECT service, {d.extract('message', pattern, waiter)} AS w, "
-            f"{d.extract('message', pattern, holder)} AS h FROM logs "
-            f"WHERE {ctx.when('ts_ns')} AND {d.matches('message', pattern, ('waits for', 'lock'))}"
+            f"SELECT service, {d.extract(_TEXT, pattern, waiter)} AS w, "
+            f"{d.extract(_TEXT, pattern, holder)} AS h FROM logs "
+            f"WHERE {ctx.when('ts_ns')} AND {d.matches('message', LOCK_WAITS, LOCK_WORDS)} "
+            f"AND {d.matches(_TEXT, pattern)}"
         )
     return f"SELECT DISTINCT service, w, h FROM ({' UNION ALL '.join(parts)}) e WHERE w <> ''"
 
@@ -95,6 +117,109 @@ WHERE r.service <> c.service
 GROUP BY 1, 2"""
 
 
+def _held_sql(ctx: Context) -> str:
+    """Outgoing calls made by requests that say they held a lock around them."""
+    d = ctx.dialect
+    return f"""
+WITH h AS (SELECT service, trace_id, min(ts_ns) AS first, {d.arg_min("message", FIRST)} AS ex,
+                  {d.arg_min(SOURCE_SQL, FIRST)} AS src
+           FROM logs WHERE {ctx.when("ts_ns")} AND service IS NOT NULL AND trace_id IS NOT NULL
+             AND {d.matches("message", LOCK_HELD, HELD_WORDS)}
+           GROUP BY 1, 2)
+SELECT h.service, coalesce(c.peer_service, ''), c.start_ns, c.end_ns, c.status, h.ex, h.src
+FROM h JOIN spans c ON c.trace_id = h.trace_id AND c.service = h.service
+WHERE c.kind = 3 AND {ctx.when("c.start_ns")}
+ORDER BY c.start_ns LIMIT {_MAX_ROWS}"""
+
+
+def _waits_sql(ctx: Context, databases: int) -> str:
+    """The databases' lock waits: when each was reported and since when it waited."""
+    d = ctx.dialect
+    names = ", ".join("?" * databases)
+    waited = f"CAST(nullif({d.extract('message', _WAITED)}, '') AS DOUBLE)"
+    return (
+        f"SELECT ts_ns, coalesce({waited}, 0) FROM logs WHERE {ctx.when('ts_ns')} "
+        f"AND service IN ({names}) AND ts_ns IS NOT NULL "
+        f"AND {d.matches('message', LOCK_WAITS, LOCK_WORDS)} ORDER BY ts_ns LIMIT {_MAX_ROWS}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Holder:
+    """Requests of one service that held a lock across outgoing calls, and the lock waits
+    reported while they did."""
+
+    service: str
+    requests: int
+    callees: tuple[str, ...]
+    longest_ns: int
+    failed: int
+    during: int  # lock waits reported while one of these calls was in flight
+    waits: int
+    first_ns: int
+    example: str
+    source: str | None
+
+    @property
+    def blocks(self) -> bool:
+        """At least half of the databases' lock waits happened while these calls waited."""
+        return self.waits >= _MIN_WAITS and 2 * self.during >= self.waits
+
+    def describe(self) -> str:
+        failed = f", {self.failed} of them failed" if self.failed else ""
+        return (
+            f"{self.requests} requests of {self.service} held a lock while calling "
+            f"{', '.join(self.callees) or 'another service'} (up to "
+            f"{self.longest_ns / 1e6:.0f} ms{failed}); {self.during} of {self.waits} lock "
+            "waits in the database were reported while they did: the waiters wait on a "
+            "transaction that is itself waiting on a call"
+        )
+
+
+def _holders(ctx: Context, databases: set[str]) -> dict[str, _Holder]:
+    if not databases or not ctx.has("spans"):
+        return {}
+    waits = [
+        (int(ts) - int(ms * 1e6), int(ts))
+        for ts, ms in ctx.query(_waits_sql(ctx, len(databases)), sorted(databases))
+    ]
+    calls: dict[str, list[tuple[str, int, int, int, str, str | None]]] = defaultdict(list)
+    for service, callee, start, end, status, example, source in ctx.query(_held_sql(ctx)):
+        if service not in databases and end is not None:
+            calls[service].append((callee, int(start), int(end), int(status or 0), example, source))
+    found = {}
+    for service, held in calls.items():
+        during = sum(1 for lo, hi in waits if any(s <= hi and lo <= e for _, s, e, *_ in held))
+        found[service] = _Holder(
+            service,
+            len(held),
+            tuple(sorted({c for c, *_ in held if c})),
+            max(e - s for _, s, e, *_ in held),
+            sum(1 for *_, st, _, _ in held if st == 2),
+            during,
+            len(waits),
+            held[0][1],
+            held[0][4],
+            held[0][5],
+        )
+    return found
+
+
+def _fan_in(db: str, edges: list[tuple[Any, ...]]) -> list[Evidence]:
+    """The holders most waiters point at in ``db``'s wait-for graph."""
+    waiting: Counter[str] = Counter(str(h) for s, _w, h in edges if s == db and h)
+    return [
+        Evidence(
+            EvidenceKind.LOG,
+            f"wait-for graph in {db}: {n} processes waited for the lock held by process {h}",
+            None,
+            float(n),
+        )
+        for h, n in waiting.most_common(2)
+        if n > 1
+    ]
+
+
 def detect(ctx: Context) -> list[Finding]:
     if not ctx.has("logs"):
         return []
@@ -109,20 +234,34 @@ def detect(ctx: Context) -> list[Finding]:
     databases = {s for s, (_d, _w, pairs, _f) in lines.items() if pairs}
     apps = {s: v for s, v in lines.items() if s not in databases and v[0]}
     held = ctx.query(_held_calls_sql(ctx)) if ctx.has("spans") else []
-    owners = apps or {s: v for s, v in lines.items() if v[0] or v[1]}
+    holders = {s: h for s, h in _holders(ctx, databases).items() if h.blocks}
+    owners = dict(apps)
+    for service, h in holders.items():
+        owners.setdefault(service, lines.get(service, (0, 0, 0, h.first_ns)))
+    if not owners:
+        owners = {s: v for s, v in lines.items() if v[0] or v[1]}
     findings = []
     for service, (deadlocks, waits, _pairs, first) in sorted(owners.items()):
         evidence: list[Evidence] = []
-        score = 0.9 if deadlocks else 0.6
-        evidence.append(
-            Evidence(
-                EvidenceKind.LOG,
-                f"{deadlocks} deadlock errors and {waits} "
-                f"lock waits in {service} from {short_time(first)}",
-                None,
-                float(deadlocks),
+        holder = holders.get(service)
+        score = 0.9 if deadlocks or holder is not None else 0.6
+        if deadlocks or waits:
+            evidence.append(
+                Evidence(
+                    EvidenceKind.LOG,
+                    f"{deadlocks} deadlock errors and {waits} "
+                    f"lock waits in {service} from {short_time(first)}",
+                    None,
+                    float(deadlocks),
+                )
             )
-        )
+        if holder is not None:
+            evidence.append(
+                Evidence(EvidenceKind.SPAN, holder.describe(), None, float(holder.during))
+            )
+            evidence.append(
+                Evidence(EvidenceKind.LOG, f"{service}: {clip(holder.example)}", holder.source)
+            )
         for db in sorted(databases):
             d_dead, d_wait, _pairs, d_first = lines[db]
             mine = [c for c in cycles if c[0].startswith(f"{db}:")]
@@ -140,6 +279,7 @@ def detect(ctx: Context) -> list[Finding]:
                 evidence.append(
                     Evidence(EvidenceKind.LOG, f"wait-for cycle in {db}: process {loop}")
                 )
+            evidence += _fan_in(db, edges)
             condition = f"service = ? AND {ctx.dialect.matches('message', DEADLOCKS, LOCK_WORDS)}"
             evidence += example_lines(ctx, condition, [db], limit=1)
         condition = f"service = ? AND {ctx.dialect.matches('message', DEADLOCKS, LOCK_WORDS)}"
@@ -161,13 +301,24 @@ def detect(ctx: Context) -> list[Finding]:
                 pattern=PATTERN,
                 component=service,
                 score=round(min(score, 0.95), 4),
-                summary=f"{service}'s transactions deadlock"
-                + (f" in {', '.join(sorted(databases))}" if databases else ""),
+                summary=(
+                    f"{service}'s transactions deadlock"
+                    + (f" in {', '.join(sorted(databases))}" if databases else "")
+                    if deadlocks or holder is None
+                    else f"{service} holds its locks in {', '.join(sorted(databases))} while "
+                    f"calling {', '.join(holder.callees) or 'another service'}: its "
+                    "transactions and the lock's waiters wait on each other"
+                ),
                 evidence=tuple(evidence),
                 action=(
                     f"Make {service} take its row locks in one global order (sort the ids "
                     "before locking, or lock with one SELECT ... FOR UPDATE ORDER BY id), and "
                     "keep calls to other services out of open transactions."
+                    if deadlocks or holder is None
+                    else f"Move {service}'s call to {', '.join(holder.callees) or 'the other'} "
+                    "service out of its open transaction (call before taking the lock, or "
+                    "after commit), and bound lock waits (lock_timeout) so one stuck "
+                    "transaction cannot hold every other request."
                 ),
                 start_ns=first,
                 end_ns=ctx.window.end_ns if ctx.window else None,

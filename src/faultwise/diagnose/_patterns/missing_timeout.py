@@ -2,7 +2,9 @@
 
 Evidence: calls from a caller to a callee lasting 5 s or more (and ten times their normal
 p99) that end without an error, so nothing cut them short; the caller's requests in
-flight piling up while they wait (threads and connections held). Component: the dependency
+flight piling up while they wait (threads and connections held). The score grows with the
+share of calls that hung (full from 10 %): a handful of very slow calls among thousands is
+the tail of a slow dependency rather than a hang. Component: the dependency
 that hung (where the incident started); the action goes to its callers.
 """
 
@@ -20,6 +22,8 @@ __all__ = ["detect"]
 PATTERN = Pattern.MISSING_TIMEOUT
 _TIMES_P99 = 10.0
 _MIN_CALLS = 3
+_SCORE = 0.9
+_HUNG_SHARE = 0.1  # from this share of calls hung on, the full score
 
 
 def _inflight_sql(ctx: Context) -> str:
@@ -38,7 +42,7 @@ SELECT t - t % {w}, max(n) FROM c GROUP BY 1 ORDER BY 1"""
 def detect(ctx: Context) -> list[Finding]:
     if not ctx.calls:
         return []
-    hung: dict[str, list[tuple[str, int, int, float, int, float | None]]] = defaultdict(list)
+    hung: dict[str, list[tuple[str, int, int, float, int, float]]] = defaultdict(list)
     for (caller, callee), c in ctx.calls.items():
         normal = ctx.normal_calls.get((caller, callee))
         usual = max(normal.p99) if normal is not None and normal.p99 else None
@@ -48,18 +52,22 @@ def detect(ctx: Context) -> list[Finding]:
         n_long = sum(n for _, n, _ in hits)
         if n_long >= _MIN_CALLS and longest >= floor:
             first = hits[0][0]
-            hung[callee].append((caller, n_long, int(c.total("calls")), longest, first, usual))
+            share = n_long / max(c.total("calls", first), 1.0)
+            hung[callee].append((caller, n_long, int(c.total("calls")), longest, first, share))
     findings = []
     for callee, edges in sorted(hung.items()):
         evidence = []
-        for caller, long, calls, longest, first, usual in edges:
+        for caller, long, calls, longest, first, share in edges:
+            normal = ctx.normal_calls.get((caller, callee))
+            usual = max(normal.p99) if normal is not None and normal.p99 else None
             was = f" (normal p99 {usual / 1e6:.0f} ms)" if usual else ""
             evidence.append(
                 Evidence(
                     EvidenceKind.SPAN,
                     f"{caller} -> {callee}: {long} of {calls} calls "
-                    f"took {LONG_NS / 1e9:.0f} s or more without an error, up to "
-                    f"{longest / 1e9:.0f} s{was}, from {short_time(first)}",
+                    f"({100 * share:.1f} % from the first) took {LONG_NS / 1e9:.0f} s or more "
+                    f"without an error, up to {longest / 1e9:.0f} s{was}, from "
+                    f"{short_time(first)}",
                     None,
                     round(longest / 1e9, 3),
                 )
@@ -82,7 +90,7 @@ def detect(ctx: Context) -> list[Finding]:
             Finding(
                 pattern=PATTERN,
                 component=callee,
-                score=0.9,
+                score=round(_score(max(e[5] for e in edges)), 4),
                 summary=f"{callers} waited on {callee} for up to "
                 f"{max(e[3] for e in edges) / 1e9:.0f} s with no timeout",
                 evidence=tuple(evidence),
@@ -96,6 +104,12 @@ def detect(ctx: Context) -> list[Finding]:
             )
         )
     return findings
+
+
+def _score(share: float) -> float:
+    """A hang holds a sizeable share of the calls; a few stragglers are tail latency (a
+    slow dependency, a queue) more than a missing timeout."""
+    return _SCORE * min(1.0, 0.5 + share / (2 * _HUNG_SHARE))
 
 
 def _pile_up(ctx: Context, service: str) -> tuple[int, int] | None:

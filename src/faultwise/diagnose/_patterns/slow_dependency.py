@@ -26,7 +26,7 @@ _OWN = "own time per request"
 
 
 def _ops_sql(ctx: Context, since: int) -> str:
-    return f"""{own_time_cte(ctx.incident, f"start_ns >= {since}")}
+    return f"""{own_time_cte(ctx.incident, f"start_ns >= {since}", peers=ctx.peer_calls)}
 SELECT name, sum(own_ns) AS own, count(*) FROM x WHERE service = ?
 GROUP BY 1 ORDER BY 2 DESC LIMIT 50"""
 
