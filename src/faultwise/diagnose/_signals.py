@@ -108,7 +108,7 @@ s AS (SELECT {columns}, 0 AS ghost FROM r
              o.peer_service AS service, o.name, 2 AS kind, o.start_ns,
              CASE WHEN v.service IS NULL THEN o.end_ns END AS end_ns,
              CASE WHEN v.service IS NULL THEN o.status END AS status,
-             CAST(NULL AS VARCHAR) AS peer_service,
+             {scope.dialect.null_text()} AS peer_service,
              CASE WHEN v.service IS NULL THEN 1 ELSE 2 END AS ghost
       FROM o LEFT JOIN seen v ON v.service = o.peer_service)"""
     return f"""

@@ -83,6 +83,18 @@ class Dialect:
             return f"argMax({expr}, {key})"
         return f"arg_max({expr}, {key})"
 
+    def number(self, expr: str) -> str:
+        """``expr`` (text) as a DOUBLE, NULL when it is empty or not a number."""
+        if self.name == "clickhouse":
+            return f"toFloat64OrNull({expr})"
+        return f"TRY_CAST(nullif({expr}, '') AS DOUBLE)"
+
+    def null_text(self) -> str:
+        """A NULL of the text type (ClickHouse casts NULL only to a Nullable type)."""
+        if self.name == "clickhouse":
+            return "CAST(NULL AS Nullable(String))"
+        return "CAST(NULL AS VARCHAR)"
+
     def shape(self, expr: str) -> str:
         """A message with its variable parts (ids, numbers, quoted values) masked: a cheap
         template key that groups ``timeout after 3001 ms`` with ``timeout after 2999 ms``."""

@@ -82,7 +82,7 @@ _MECHANISM = {
 def _instances_sql(ctx: Context) -> str:
     return (
         f"SELECT DISTINCT instance, service FROM logs WHERE {ctx.when('ts_ns')} "
-        "AND instance IS NOT NULL AND service IS NOT NULL UNION "
+        "AND instance IS NOT NULL AND service IS NOT NULL UNION ALL "
         f"SELECT DISTINCT instance, service FROM samples WHERE {ctx.when('ts_ns')} "
         "AND instance IS NOT NULL AND service IS NOT NULL"
     )

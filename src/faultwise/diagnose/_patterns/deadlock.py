@@ -136,7 +136,7 @@ def _waits_sql(ctx: Context, databases: int) -> str:
     """The databases' lock waits: when each was reported and since when it waited."""
     d = ctx.dialect
     names = ", ".join("?" * databases)
-    waited = f"CAST(nullif({d.extract('message', _WAITED)}, '') AS DOUBLE)"
+    waited = d.number(d.extract("message", _WAITED))
     return (
         f"SELECT ts_ns, coalesce({waited}, 0) FROM logs WHERE {ctx.when('ts_ns')} "
         f"AND service IN ({names}) AND ts_ns IS NOT NULL "
