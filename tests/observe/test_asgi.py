@@ -33,6 +33,17 @@ async def teapot(request: Request) -> PlainTextResponse:
     return PlainTextResponse("busy", status_code=503)
 
 
+def requests(registry: CollectorRegistry, route: str, status: str, method: str = "GET") -> Any:
+    """How many requests the duration histogram counted for one label set (None: none)."""
+    return sample(
+        registry,
+        DURATION,
+        http_request_method=method,
+        http_route=route,
+        http_response_status_code=status,
+    )
+
+
 def make_app(registry: CollectorRegistry, **options: Any) -> Starlette:
     app = Starlette(
         routes=[
@@ -69,39 +80,21 @@ async def test_nested_mounts_give_the_full_template() -> None:
     registry = CollectorRegistry()
     async with client(make_app(registry)) as c:
         await c.get("/api/v1/shop/carts/77")
-    assert 1.0 == sample(
-        registry,
-        DURATION,
-        http_request_method="GET",
-        http_route="/api/v1/shop/carts/{cart_id}",
-        http_response_status_code="200",
-    )
+    assert 1.0 == requests(registry, "/api/v1/shop/carts/{cart_id}", "200", "GET")
 
 
 async def test_an_unmatched_path_is_recorded_with_an_empty_route() -> None:
     registry = CollectorRegistry()
     async with client(make_app(registry)) as c:
         assert 404 == (await c.get("/wp-admin/secret.php")).status_code
-    assert 1.0 == sample(
-        registry,
-        DURATION,
-        http_request_method="GET",
-        http_route="",
-        http_response_status_code="404",
-    )
+    assert 1.0 == requests(registry, "", "404", "GET")
 
 
 async def test_unknown_methods_are_recorded_as_other() -> None:
     registry = CollectorRegistry()
     async with client(make_app(registry)) as c:
         await c.request("BREW", "/items/1")
-    assert 1.0 == sample(
-        registry,
-        DURATION,
-        http_request_method="_OTHER",
-        http_route="/items/{item_id}",
-        http_response_status_code="405",
-    )
+    assert 1.0 == requests(registry, "/items/{item_id}", "405", "_OTHER")
 
 
 async def test_the_request_id_is_honoured_and_returned() -> None:
@@ -136,13 +129,7 @@ async def test_errors_are_counted_by_status_and_exception_type() -> None:
         ),
         sample(registry, errors, http_request_method="GET", http_route="/busy", error_type="503"),
     )
-    assert 1.0 == sample(
-        registry,
-        DURATION,
-        http_request_method="GET",
-        http_route="/boom",
-        http_response_status_code="500",
-    )
+    assert 1.0 == requests(registry, "/boom", "500", "GET")
 
 
 async def test_in_flight_gauge_counts_the_running_request() -> None:
@@ -222,13 +209,7 @@ async def test_excluded_paths_bypass_the_middleware() -> None:
         async with client(make_app(registry, exclude_paths=["/busy"])) as c:
             assert "x-request-id" not in (await c.get("/busy")).headers
             await c.get("/items/2")
-    assert None is sample(
-        registry,
-        DURATION,
-        http_request_method="GET",
-        http_route="/busy",
-        http_response_status_code="503",
-    )
+    assert None is requests(registry, "/busy", "503", "GET")
     assert ["/items/2"] == [line["url.path"] for line in logs.lines()]
 
 
@@ -263,13 +244,7 @@ async def test_two_middlewares_can_share_one_registry(registry_count: int) -> No
     for app in apps:
         async with client(app) as c:
             await c.get("/items/1")
-    assert 2.0 == sample(
-        registry,
-        DURATION,
-        http_request_method="GET",
-        http_route="/items/{item_id}",
-        http_response_status_code="200",
-    )
+    assert 2.0 == requests(registry, "/items/{item_id}", "200", "GET")
 
 
 def deadline_app(registry: CollectorRegistry) -> Starlette:

@@ -78,7 +78,7 @@ def test_httpx_calls_are_timed_and_logged_without_the_query() -> None:
     registry = CollectorRegistry()
     transport = ObservedTransport(seen_headers([], status=503), registry=registry)
     with capture_logs("faultwise.client") as logs, httpx.Client(transport=transport) as client:
-        client.get("http://api.test/search?token=s3cret")
+        client.get("http://user:pa55@api.test/search?token=s3cret")
     assert 1.0 == sample(registry, DURATION, **labels("503", "503"))
     (line,) = logs.lines()
     assert {
@@ -101,7 +101,7 @@ def test_httpx_calls_are_timed_and_logged_without_the_query() -> None:
             "error.type",
         )
     }
-    assert "s3cret" not in str(line)
+    assert (False, False) == ("s3cret" in str(line), "pa55" in str(line))
 
 
 def test_a_failed_call_is_recorded_with_its_error_type() -> None:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from prometheus_client import CollectorRegistry
 
 from faultwise.observe import _context
-from faultwise.observe._logging import ObservedLogRecord
+from faultwise.observe._logging import log_event
 from faultwise.observe._metrics import HttpClientMetrics, metric_set, normalize_method
 from faultwise.resilience import deadline_to_headers
 
@@ -59,9 +59,11 @@ class _ClientObserver:
         method: str,
         url: str,
         status: int | None,
-        seconds: float,
-        error: BaseException | None,
+        started: float,
+        error: BaseException | None = None,
     ) -> None:
+        """Time (from ``started``, a ``perf_counter`` reading) and log one finished attempt."""
+        seconds = time.perf_counter() - started
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = str(parts.port or (443 if parts.scheme == "https" else 80))
@@ -82,22 +84,21 @@ class _ClientObserver:
         level = logging.WARNING if error_type else logging.INFO
         if not self._log.isEnabledFor(level):
             return
-        where = f"{parts.scheme}://{parts.netloc}{parts.path}"  # never the query: it holds secrets
+        # never the query string or user:password@: they hold secrets
+        where = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
         outcome = str(status) if status is not None else type(error).__name__
-        record = ObservedLogRecord(
-            self._log.name, level, __file__, 0, f"{method} {where} {outcome}", None, None, "call"
-        )
-        attrs = record.__dict__
-        attrs["http.request.method"] = method
-        attrs["url.full"] = where
-        attrs["server.address"] = host
-        attrs["server.port"] = int(port)
+        attrs: dict[str, Any] = {
+            "http.request.method": method,
+            "url.full": where,
+            "server.address": host,
+            "server.port": int(port),
+        }
         if status is not None:
             attrs["http.response.status_code"] = status
         attrs["http.client.request.duration"] = seconds
         if error_type:
             attrs["error.type"] = error_type
-        self._log.handle(record)
+        log_event(self._log, level, f"{method} {where} {outcome}", attrs)
 
 
 def _httpx() -> Any:
@@ -133,11 +134,9 @@ class ObservedTransport:
         try:
             response = self._inner.handle_request(request)
         except BaseException as exc:
-            elapsed = time.perf_counter() - started
-            self._observer.record(request.method, str(request.url), None, elapsed, exc)
+            self._observer.record(request.method, str(request.url), None, started, exc)
             raise
-        elapsed = time.perf_counter() - started
-        self._observer.record(request.method, str(request.url), response.status_code, elapsed, None)
+        self._observer.record(request.method, str(request.url), response.status_code, started)
         return response
 
     def close(self) -> None:
@@ -176,11 +175,9 @@ class AsyncObservedTransport:
         try:
             response = await self._inner.handle_async_request(request)
         except BaseException as exc:
-            elapsed = time.perf_counter() - started
-            self._observer.record(request.method, str(request.url), None, elapsed, exc)
+            self._observer.record(request.method, str(request.url), None, started, exc)
             raise
-        elapsed = time.perf_counter() - started
-        self._observer.record(request.method, str(request.url), response.status_code, elapsed, None)
+        self._observer.record(request.method, str(request.url), response.status_code, started)
         return response
 
     async def aclose(self) -> None:

@@ -8,18 +8,24 @@ adapters only translate their protocol's headers, status and route into these ca
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, suppress
 from contextvars import Token
-from typing import Final
+from typing import Any, Final, Generic, TypeVar
 
 from prometheus_client import CollectorRegistry
 
 from faultwise.observe import _context
-from faultwise.observe._logging import log_event
-from faultwise.observe._metrics import KNOWN_METHODS, HttpServerMetrics, metric_set
+from faultwise.observe._logging import log_access
+from faultwise.observe._metrics import (
+    KNOWN_METHODS,
+    HttpServerMetrics,
+    metric_set,
+    scrape_registry,
+)
 from faultwise.resilience import DEADLINE_HEADER, deadline, deadline_from_headers
 
-__all__ = ["ACCESS_LOGGER", "Observer"]
+__all__ = ["ACCESS_LOGGER", "MiddlewareBase", "Observer"]
 
 ACCESS_LOGGER: Final = "faultwise.access"
 UNMATCHED_ROUTE: Final = ""  # Prometheus' spelling of "no http.route": never the raw path
@@ -72,6 +78,7 @@ class Observer:
 
     def finish(  # noqa: PLR0917  (positional: the per-request path)
         self,
+        ctx: _context.RequestContext,
         token: Token[_context.RequestContext | None],
         method: str,
         path: str,
@@ -95,33 +102,52 @@ class Observer:
         if access is not None:
             level = logging.ERROR if status >= 500 or error is not None else logging.INFO
             if access.isEnabledFor(level):
-                self._log(access, level, method, path, route, status, seconds, client, error)
+                log_access(access, level, ctx, method, path, route, status, seconds, client, error)
         try:
             _context.current_var.reset(token)
         except ValueError:  # finished in another context (a WSGI iterable closed elsewhere)
             _context.current_var.set(None)
 
-    @staticmethod
-    def _log(  # noqa: PLR0917
-        logger: logging.Logger,
-        level: int,
-        method: str,
-        path: str,
-        route: str,
-        status: int,
-        seconds: float,
-        client: str | None,
-        error: BaseException | None,
+
+A = TypeVar("A")  # the app type: an ASGI or a WSGI callable
+R = TypeVar("R")  # what a route is read from: an ASGI scope or a WSGI environ
+
+
+class MiddlewareBase(Generic[A, R]):
+    """The options and endpoints the ASGI and WSGI middlewares share."""
+
+    def __init__(
+        self,
+        app: A,
+        *,
+        registry: CollectorRegistry | None = None,
+        metrics_path: str | None = "/metrics",
+        health: Any = None,
+        exclude_paths: Iterable[str] = (),
+        access_log: bool | logging.Logger = True,
+        route: Callable[[R], str] | None = None,
+        sampled: bool = True,
+        traceresponse: bool = False,
     ) -> None:
-        attrs = {
-            "http.request.method": method,
-            "url.path": path,
-            "http.route": route,
-            "http.response.status_code": status,
-            "http.server.request.duration": seconds,
-        }
-        if client is not None:
-            attrs["client.address"] = client
-        if error is not None:
-            attrs["error.type"] = type(error).__qualname__
-        log_event(logger, level, f"{method} {path} {status}", attrs)
+        self.app = app
+        self._traceresponse = traceresponse
+        self._observer = Observer(registry=registry, access_log=access_log, sampled=sampled)
+        self._route: Callable[[R], str] = route if route is not None else self._default_route
+        endpoints: dict[str, A] = dict.fromkeys(exclude_paths, app)
+        if metrics_path:
+            endpoints[metrics_path] = self._metrics_app(scrape_registry(registry))
+        if health is not None:
+            endpoints.update(self._health_endpoints(health))
+        self._endpoints = endpoints
+
+    @staticmethod
+    def _default_route(request: R) -> str:
+        raise NotImplementedError
+
+    @staticmethod
+    def _metrics_app(registry: CollectorRegistry) -> A:
+        raise NotImplementedError
+
+    @staticmethod
+    def _health_endpoints(health: Any) -> dict[str, A]:
+        raise NotImplementedError

@@ -8,15 +8,13 @@ A plain class with ``__init__(app, ...)`` and ``async __call__(scope, receive, s
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from time import perf_counter
 from typing import Any
 
-from prometheus_client import CollectorRegistry, make_asgi_app
+from prometheus_client import make_asgi_app
 
-from faultwise.observe._core import UNMATCHED_ROUTE, Observer
-from faultwise.observe._metrics import scrape_registry
+from faultwise.observe._core import UNMATCHED_ROUTE, MiddlewareBase
 
 __all__ = ["ASGIApp", "ObserveMiddleware", "starlette_route"]
 
@@ -62,48 +60,36 @@ def starlette_route(scope: Scope) -> str:
     return template
 
 
-class ObserveMiddleware:
+class ObserveMiddleware(MiddlewareBase[ASGIApp, Scope]):
     """Observe every HTTP request of an ASGI app.
 
-    Per request: a deadline from ``x-request-timeout-ms`` (the caller's remaining budget) is
-    made current for :mod:`faultwise.resilience` (``remaining()``, timeouts, outgoing calls); the
-    request id (an incoming ``X-Request-ID``, else the trace id) and W3C trace
-    context are made current for logs and outgoing calls; the request id is returned in
-    ``x-request-id`` (and, with ``traceresponse=True``, this request's span in W3C's draft
-    ``traceresponse`` header); ``http_server_request_duration_seconds`` is recorded by method, route
-    template and status; 5xx responses and exceptions count in
-    ``http_server_request_errors_total``; one access-log line goes to the ``faultwise.access``
-    logger. ``metrics_path`` serves Prometheus metrics; with a ``health``, ``/livez`` and
-    ``/readyz`` answer probes. Those endpoints and ``exclude_paths`` stay out of the request
-    metrics and the access log.
+    Per request: the request id (an incoming ``X-Request-ID``, else the trace id) and the W3C
+    trace context are made current for logs and outgoing calls, and the request id is returned
+    in ``x-request-id`` (with ``traceresponse=True``, also this request's span in W3C's draft
+    ``traceresponse`` header); ``x-request-timeout-ms`` becomes the request's
+    :func:`faultwise.resilience.deadline`; ``http_server_request_duration_seconds`` is
+    recorded by method, route template and status; 5xx responses and exceptions count in
+    ``http_server_request_errors_total``; one access line goes to the ``faultwise.access``
+    logger.
 
-    ``route`` maps a finished request's scope to its route template (default: Starlette and
-    FastAPI). ``sampled`` is the sampled flag of traces this service starts.
+    Options: ``registry`` (default prometheus_client's), ``metrics_path`` (``/metrics``;
+    None to serve none), ``health`` (a :class:`Health`: ``/livez`` and ``/readyz``),
+    ``exclude_paths`` (passed straight to the app), ``access_log`` (False, or a logger),
+    ``route`` (scope -> route template; default Starlette and FastAPI), ``sampled`` (the flag
+    of traces this service starts). The endpoints and excluded paths stay out of the request
+    metrics and the access log.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        registry: CollectorRegistry | None = None,
-        metrics_path: str | None = "/metrics",
-        health: Any = None,
-        exclude_paths: Iterable[str] = (),
-        access_log: bool | logging.Logger = True,
-        route: Callable[[Scope], str] = starlette_route,
-        sampled: bool = True,
-        traceresponse: bool = False,
-    ) -> None:
-        self.app = app
-        self._traceresponse = traceresponse
-        self._observer = Observer(registry=registry, access_log=access_log, sampled=sampled)
-        self._route = route
-        endpoints: dict[str, ASGIApp] = dict.fromkeys(exclude_paths, app)
-        if metrics_path:
-            endpoints[metrics_path] = make_asgi_app(scrape_registry(registry))
-        if health is not None:
-            endpoints.update(health.asgi_endpoints())
-        self._endpoints = endpoints
+    @staticmethod
+    def _default_route(request: Scope) -> str:
+        return starlette_route(request)
+
+    _metrics_app = staticmethod(make_asgi_app)
+
+    @staticmethod
+    def _health_endpoints(health: Any) -> dict[str, ASGIApp]:
+        endpoints: dict[str, ASGIApp] = health.asgi_endpoints()
+        return endpoints
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -150,6 +136,7 @@ class ObserveMiddleware:
                 self._observer.exit_deadline(budget)
             client = scope.get("client")
             self._observer.finish(
+                ctx,
                 token,
                 scope["method"],
                 path,

@@ -9,17 +9,13 @@ body is produced.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextvars import Token
 from typing import Any, Final
 
-from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client import make_wsgi_app
 
-from faultwise.observe._context import RequestContext
-from faultwise.observe._core import UNMATCHED_ROUTE, Observer
-from faultwise.observe._metrics import scrape_registry
+from faultwise.observe._core import UNMATCHED_ROUTE, MiddlewareBase
 
 __all__ = ["ROUTE_KEY", "ObserveWSGIMiddleware", "instrument_flask"]
 
@@ -71,7 +67,7 @@ def _noop(error: BaseException | None) -> None:
     return None
 
 
-class ObserveWSGIMiddleware:
+class ObserveWSGIMiddleware(MiddlewareBase[WSGIApp, Environ]):
     """Observe every request of a WSGI app: the same ids, metrics, access log and endpoints as
     the ASGI middleware.
 
@@ -79,29 +75,16 @@ class ObserveWSGIMiddleware:
     framework hook stored under :data:`ROUTE_KEY`; :func:`instrument_flask` installs one).
     """
 
-    def __init__(
-        self,
-        app: WSGIApp,
-        *,
-        registry: CollectorRegistry | None = None,
-        metrics_path: str | None = "/metrics",
-        health: Any = None,
-        exclude_paths: Iterable[str] = (),
-        access_log: bool | logging.Logger = True,
-        route: Callable[[Environ], str] = environ_route,
-        sampled: bool = True,
-        traceresponse: bool = False,
-    ) -> None:
-        self.app = app
-        self._traceresponse = traceresponse
-        self._observer = Observer(registry=registry, access_log=access_log, sampled=sampled)
-        self._route = route
-        endpoints: dict[str, WSGIApp] = dict.fromkeys(exclude_paths, app)
-        if metrics_path:
-            endpoints[metrics_path] = make_wsgi_app(scrape_registry(registry))
-        if health is not None:
-            endpoints.update(health.wsgi_endpoints())
-        self._endpoints = endpoints
+    @staticmethod
+    def _default_route(request: Environ) -> str:
+        return environ_route(request)
+
+    _metrics_app = staticmethod(make_wsgi_app)
+
+    @staticmethod
+    def _health_endpoints(health: Any) -> dict[str, WSGIApp]:
+        endpoints: dict[str, WSGIApp] = health.wsgi_endpoints()
+        return endpoints
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path: str = environ.get("PATH_INFO", "")
@@ -131,7 +114,17 @@ class ObserveWSGIMiddleware:
         def done(error: BaseException | None) -> None:
             if budget is not None:
                 self._observer.exit_deadline(budget)
-            self._finish(environ, path, token, status[0], started, error)
+            self._observer.finish(
+                ctx,
+                token,
+                environ.get("REQUEST_METHOD", "GET"),
+                path,
+                self._route(environ),
+                status[0],
+                time.perf_counter() - started,
+                environ.get("REMOTE_ADDR"),
+                error,
+            )
 
         try:
             body = self.app(environ, start_observed)
@@ -139,26 +132,6 @@ class ObserveWSGIMiddleware:
             done(exc)
             raise
         return _Response(body, done)
-
-    def _finish(  # noqa: PLR0917
-        self,
-        environ: Environ,
-        path: str,
-        token: Token[RequestContext | None],
-        status: int,
-        started: float,
-        error: BaseException | None,
-    ) -> None:
-        self._observer.finish(
-            token,
-            environ.get("REQUEST_METHOD", "GET"),
-            path,
-            self._route(environ),
-            status,
-            time.perf_counter() - started,
-            environ.get("REMOTE_ADDR"),
-            error,
-        )
 
 
 def instrument_flask(app: Any, **options: Any) -> ObserveWSGIMiddleware:
