@@ -3,9 +3,13 @@
 Evidence from write lines that name an entity key and the version they wrote (``updated
 stock sku=SKU-1042 qty=16 version=42``): two writes of the same key that produced the same
 version came from two read-modify-write sequences that overlapped, and one of them was lost.
-Writers are told apart by instance (pod, host; else the file) and thread. Optimistic-lock
-and serialisation failures (``OptimisticLockException``, ``could not serialize access``) are
-the same race caught by a guard, and count as weaker evidence.
+Without a version, the counter's own value does (``updated stock sku=sku-7 qty=16``): a
+counter moved by read-modify-write takes each value once, so the same value of one key
+written by two different writers within a second is two overlapping sequences that read the
+same value (a sequential pair would have written 16, then 15). Writers are told apart by
+instance (pod, host; else the file) and thread. Optimistic-lock and serialisation failures
+(``OptimisticLockException``, ``could not serialize access``) are the same race caught by a
+guard, and count as weaker evidence.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ KEY = (
     r"cart_id|row)[=:] ?([A-Za-z0-9_.:-]+)"
 )
 VERSION = r"(?i)\b(version|ver|rev|revision|seq|etag)[=:] ?([0-9]+)"
+COUNTER = (
+    r"(?i)\b(qty|quantity|stock|balance|remaining|available|count|units|seats|credits)"
+    r"[=:] ?(-?[0-9]+)"
+)
 WRITE = r"(?i)\b(updat|writ|wrote|sav|put|decrement|increment|commit|set)"
 CONFLICTS = (
     r"(?i)(optimisticlock|staleobjectstate|row was updated or deleted by another transaction"
@@ -31,7 +39,20 @@ CONFLICTS = (
     r"|write conflict|lost update|conditionalcheckfailed|precondition failed)"
 )
 _MIN_LOST = 3
+_SAME_VALUE_WINDOW_NS = 1_000_000_000  # overlapping read-modify-writes: a request's lifetime
 VERSION_WORDS = ("ver", "rev", "seq", "etag")
+COUNTER_WORDS = (
+    "qty",
+    "quantity",
+    "stock",
+    "balance",
+    "remaining",
+    "available",
+    "count",
+    "units",
+    "seats",
+    "credits",
+)
 CONFLICT_WORDS = (
     "optimistic",
     "stale",
@@ -45,21 +66,39 @@ CONFLICT_WORDS = (
 )
 
 
-def _lost_sql(scope: Scope) -> str:
+def _key(scope: Scope) -> str:
     d = scope.dialect
-    key = f"{d.extract('message', KEY, 1)} || '=' || {d.extract('message', KEY, 2)}"
+    return f"{d.extract('message', KEY, 1)} || '=' || {d.extract('message', KEY, 2)}"
+
+
+def _value(scope: Scope) -> str:
+    """The version a write line names, else its counter's value (NULL when neither)."""
+    d = scope.dialect
+    version = f"nullif({d.extract('message', VERSION, 2)}, '')"
+    return f"coalesce({version}, nullif({d.extract('message', COUNTER, 2)}, ''))"
+
+
+def _lost_sql(scope: Scope) -> str:
+    """Per service: groups of writes of one key with one version (or, unversioned, one
+    counter value from two writers within a second), the updates lost, the keys, the most
+    writers of one group, and the first group's key, value and time."""
+    d = scope.dialect
+    versioned = d.matches("message", VERSION, VERSION_WORDS)
     return f"""
 WITH w AS (SELECT service, coalesce(instance, source_file) || '/' || coalesce(thread, '')
-                  AS writer, ts_ns, {key} AS k, {d.extract("message", VERSION, 2)} AS v
+                  AS writer, ts_ns, {_key(scope)} AS k, {_value(scope)} AS v,
+                  CASE WHEN {versioned} THEN 1 ELSE 0 END AS versioned
            FROM logs
            WHERE {scope.when("ts_ns")} AND service IS NOT NULL
-             AND {d.matches("message", VERSION, VERSION_WORDS)}
+             AND ({versioned} OR {d.matches("message", COUNTER, COUNTER_WORDS)})
              AND {d.matches("message", WRITE)} AND {d.matches("message", KEY)}),
 dup AS (SELECT service, k, v, count(*) AS n, count(DISTINCT writer) AS writers,
                min(ts_ns) AS first
-        FROM w GROUP BY 1, 2, 3 HAVING count(*) > 1)
+        FROM w WHERE v IS NOT NULL GROUP BY service, k, v, versioned
+        HAVING count(*) > 1 AND (max(versioned) = 1 OR (count(DISTINCT writer) > 1
+               AND max(ts_ns) - min(ts_ns) <= {_SAME_VALUE_WINDOW_NS})))
 SELECT service, count(*), sum(n - 1), count(DISTINCT k), max(writers), min(first),
-       {d.arg_min("k", "first")}
+       {d.arg_min("k", "first")}, {d.arg_min("v", "first")}
 FROM dup GROUP BY 1"""
 
 
@@ -85,7 +124,7 @@ def detect(ctx: Context) -> list[Finding]:
         score = 0.0
         start = None
         if service in lost:
-            _pairs, n_lost, keys, writers, first, key = lost[service]
+            _pairs, n_lost, keys, writers, first, key, value = lost[service]
             n_lost = int(n_lost) - normal.get(service, 0)
             if n_lost >= _MIN_LOST:
                 score = 0.85 + (0.05 if writers and writers > 1 else 0.0)
@@ -94,14 +133,16 @@ def detect(ctx: Context) -> list[Finding]:
                     Evidence(
                         EvidenceKind.LOG,
                         f"{n_lost} lost updates on {keys} keys from "
-                        f"{short_time(first)}: two writers wrote the same version of one "
-                        f"key ({key} first)",
+                        f"{short_time(first)}: up to {writers} writers wrote the same value of one "
+                        f"key ({key} to {value} first)",
                         None,
                         float(n_lost),
                     )
                 )
-                condition = f"service = ? AND {ctx.dialect.matches('message', KEY)} AND ts_ns >= ?"
-                evidence += example_lines(ctx, condition, [service, first], limit=3)
+                condition = (
+                    f"service = ? AND {_key(ctx.incident)} = ? AND {_value(ctx.incident)} = ?"
+                )
+                evidence += example_lines(ctx, condition, [service, key, value], limit=3)
         if service in conflicts:
             n, first = conflicts[service]
             if n >= _MIN_LOST:
