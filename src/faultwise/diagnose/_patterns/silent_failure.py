@@ -96,16 +96,27 @@ FROM bad b LEFT JOIN ok o ON o.service = b.service AND o.id = b.id
 GROUP BY 1"""
 
 
-def _unfinished_sql(ctx: Context) -> str:
-    """Per service: messages acknowledged, those with a completion line, those with none
-    (and no error logged for them) acknowledged before the service's last completion, how
-    many of those a restart of the service followed within a minute, and the first one."""
+def _acking_sql(ctx: Context) -> str:
+    """Services that log acknowledgements (cheap: most services never do)."""
+    return (
+        f"SELECT service FROM logs WHERE {ctx.when('ts_ns')} AND service IS NOT NULL "
+        f"AND {ctx.dialect.matches('message', ACK, ACK_WORDS)} "
+        f"GROUP BY 1 HAVING count(*) >= {_MIN_UNFINISHED}"
+    )
+
+
+def _unfinished_sql(ctx: Context, services: int) -> str:
+    """Per service (of ``services`` named ones): messages acknowledged, those with a
+    completion line, those with none (and no error logged for them) acknowledged before the
+    service's last completion, how many of those a restart of the service followed within a
+    minute, and the first one."""
     d = ctx.dialect
     ack = d.matches("message", ACK, ACK_WORDS)
     done = f"{d.matches('message', SUCCESS, SUCCESS_WORDS)} AND NOT {ack}"
+    names = ", ".join("?" * services)
     return f"""
 WITH l AS (SELECT service, ts_ns, severity, message, {_id_sql(d)} AS id
-           FROM logs WHERE {ctx.when("ts_ns")} AND service IS NOT NULL
+           FROM logs WHERE {ctx.when("ts_ns")} AND service IN ({names})
              AND (severity >= 17 OR {ack} OR {d.matches("message", SUCCESS, SUCCESS_WORDS)})),
 ack AS (SELECT service, id, min(ts_ns) AS t FROM l
         WHERE id IS NOT NULL AND {ack} GROUP BY 1, 2),
@@ -195,8 +206,12 @@ def _swallowed_evidence(ctx: Context) -> dict[str, Part]:
 def _unfinished_evidence(ctx: Context) -> dict[str, Part]:
     """Per service that acknowledged messages and never finished some: how many, the
     score, the first, evidence (the first such ack and the lines after it)."""
+    services = [r[0] for r in ctx.query(_acking_sql(ctx))]
+    if not services:
+        return {}
     found = {}
-    for service, acked, finished, lost, first, restarted in ctx.query(_unfinished_sql(ctx)):
+    rows = ctx.query(_unfinished_sql(ctx, len(services)), services)
+    for service, acked, finished, lost, first, restarted in rows:
         if int(lost) < _MIN_UNFINISHED or 2 * int(finished or 0) < int(acked):
             continue  # a service that does not log a completion for most messages
         evidence = [
