@@ -48,6 +48,44 @@ def test_rfc3339_ns_keeps_nanoseconds_in_utc() -> None:
     assert "2026-01-01T00:00:01.123456789Z" == rfc3339_ns(1_767_225_601_123_456_789)
 
 
+def test_rfc3339_ns_renders_a_new_second_and_times_before_its_cache() -> None:
+    assert "2026-01-01T00:00:01.000000000Z" == rfc3339_ns(1_767_225_601_000_000_000)
+    assert "2026-01-01T00:00:02.000000001Z" == rfc3339_ns(1_767_225_602_000_000_001)
+    assert "1970-01-01T00:00:00.000000005Z" == rfc3339_ns(5)
+    assert "1969-12-31T23:59:59.999999995Z" == rfc3339_ns(-5)
+    assert "2026-01-01T00:00:02.000000001Z" == rfc3339_ns(1_767_225_602_000_000_001)
+
+
+def test_ids_follow_the_request_while_the_line_fields_are_reused(
+    capture: tuple[logging.Logger, Capture],
+) -> None:
+    logger, cap = capture
+    with request_context(request_id="r-1"):
+        logger.info("one")
+        logger.info("two")
+    with request_context(request_id="r-2"):
+        logger.info("three")
+    logger.info("four")
+    lines = cap.lines()
+    assert ["r-1", "r-1", "r-2", None] == [line.get("request_id") for line in lines]
+    assert "trace_id" not in lines[3]
+    assert lines[0]["trace_id"] == lines[1]["trace_id"] != lines[2]["trace_id"]
+
+
+def test_an_attribute_seen_before_is_still_renamed_or_redacted_where_it_must_be(
+    capture: tuple[logging.Logger, Capture],
+) -> None:
+    logger, cap = capture
+    for _ in range(2):  # the second line takes the remembered path
+        logger.info("x", extra={"order_id": 1, "attributes.order_id": 2, "card": {"token": "t"}})
+    logger.info("x", extra={"order_id": {"password": "p"}})
+    expected = {"order_id": 1, "attributes.order_id": 2, "card": {"token": "[REDACTED]"}}
+    lines = cap.lines()
+    for line in lines[:2]:
+        assert expected == {k: line[k] for k in expected}
+    assert {"password": "[REDACTED]"} == lines[2]["order_id"]
+
+
 def test_a_line_has_the_core_fields_in_order(
     capture: tuple[logging.Logger, Capture],
 ) -> None:

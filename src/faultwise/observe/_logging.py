@@ -65,7 +65,8 @@ _ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 # ---------------------------------------------------------------------------------- timestamps
 
-_ts_cache: tuple[int, int, str] = (0, 0, "")
+# (seconds since the epoch as digits, its RFC 3339 rendering up to the dot)
+_ts_cache: tuple[str, str] = ("-", "")
 
 
 def default_service() -> str:
@@ -76,16 +77,20 @@ def default_service() -> str:
 def rfc3339_ns(ns: int) -> str:
     """``2026-01-01T00:00:00.123456789Z`` from nanoseconds since the epoch.
 
-    The date part changes once a second, so it is cached (``time.strftime`` costs ~1 µs).
+    The last nine digits of ``ns`` are the fraction, already zero-padded; the part before
+    them changes once a second, so its rendering is cached (``time.strftime`` costs ~1 µs).
     """
     global _ts_cache  # noqa: PLW0603  (a tuple swapped atomically: safe across threads)
-    start, end, prefix = _ts_cache
-    if not start <= ns < end:
-        seconds = ns // 1_000_000_000
-        start, end = seconds * 1_000_000_000, (seconds + 1) * 1_000_000_000
-        prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(seconds))
-        _ts_cache = (start, end, prefix)
-    return "%s%09dZ" % (prefix, ns - start)  # noqa: UP031  (the cheapest zero-padded form)
+    digits = str(ns)
+    seconds, prefix = _ts_cache
+    if digits[:-9] != seconds:
+        if ns < 1_000_000_000:  # before 1970-01-01T00:00:01: no seconds digits to cache
+            whole, fraction = divmod(ns, 1_000_000_000)
+            return time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(whole)) + f"{fraction:09d}Z"
+        seconds = digits[:-9]
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(int(seconds)))
+        _ts_cache = (seconds, prefix)
+    return prefix + digits[-9:] + "Z"
 
 
 # ------------------------------------------------------------------------------------- records
@@ -197,6 +202,19 @@ class ObservedLogRecord(logging.LogRecord):
 # minus the few standard ones formatters add later (message, asctime).
 _N_STOCK: Final = len(logging.LogRecord("probe", 20, __file__, 1, "", None, None).__dict__)
 _N_OBSERVED: Final = len(ObservedLogRecord("probe", 20, __file__, 1, "", None, None).__dict__)
+_CORE_KEYS: Final = frozenset(
+    [
+        "timestamp",
+        "severity",
+        "message",
+        "service",
+        "logger",
+        "trace_id",
+        "span_id",
+        "request_id",
+        "thread",
+    ]
+)
 _STANDARD_KEYS: Final = frozenset(
     [
         *logging.LogRecord("probe", 20, __file__, 1, "", None, None).__dict__,
@@ -264,7 +282,7 @@ def _default(value: Any) -> Any:
 class _Fields:
     """Builds the JSON object shared by the stdlib formatter and the structlog renderer."""
 
-    __slots__ = ("redactor", "service", "static")
+    __slots__ = ("_tails", "plain", "redactor", "service", "static")
 
     def __init__(
         self, service: str | None, static: Mapping[str, Any] | None, secret_words: Iterable[str]
@@ -272,61 +290,80 @@ class _Fields:
         self.service = service if service is not None else default_service()
         self.static = dict(static or {})
         self.redactor = _Redactor(secret_words)
+        # (logger, thread) -> (request context, OTel ids, the fields after "message")
+        self._tails: dict[tuple[str | None, str], tuple[Any, Any, dict[str, Any]]] = {}
+        # attribute keys written as they are: not standard, not secret, never a core field
+        self.plain: set[str] = set()
 
     def head(
         self, ns: int, severity: str, message: str, logger: str | None, thread: str
     ) -> dict[str, Any]:
-        """The core fields, built as one dict literal per case (the per-line hot path)."""
+        """The core fields (the per-line hot path)."""
+        return {
+            "timestamp": rfc3339_ns(ns),
+            "severity": severity,
+            "message": message,
+            **self.tail(logger, thread),
+        }
+
+    def tail(self, logger: str | None, thread: str) -> dict[str, Any]:
+        """The fields after ``message``: service, logger, trace and request ids, thread, static.
+
+        They change with the request, not the line: built once per request context, logger
+        and thread, then reused (one dict lookup a line instead of a dozen stores).
+        """
         ctx = _context.current_var.get()
         otel_api = _context._otel
         otel = None
         if otel_api is not None and (otel_api is _context._OTEL_UNSET or otel_api[0]()):
             otel = _context._otel_ids()  # the OTel API is installed and has a context
-        if otel is None and ctx is not None:
-            out: dict[str, Any] = {
-                "timestamp": rfc3339_ns(ns),
-                "severity": severity,
-                "message": message,
-                "service": self.service,
-                "logger": logger,
-                "trace_id": ctx[1],
-                "span_id": ctx[2],
-                "request_id": ctx[0],
-                "thread": thread,
-            }
-        elif otel is None:
-            out = {
-                "timestamp": rfc3339_ns(ns),
-                "severity": severity,
-                "message": message,
-                "service": self.service,
-                "logger": logger,
-                "thread": thread,
-            }
-        else:
-            out = {
-                "timestamp": rfc3339_ns(ns),
-                "severity": severity,
-                "message": message,
-                "service": self.service,
-                "logger": logger,
-                "trace_id": otel[0],
-                "span_id": otel[1],
-            }
-            if ctx is not None:
-                out["request_id"] = ctx[0]
-            out["thread"] = thread
-        if logger is None:
-            del out["logger"]
-        if self.static:
-            out.update(self.static)
-        return out
+        key = (logger, thread)
+        cached = self._tails.get(key)
+        if cached is not None and cached[0] is ctx and cached[1] == otel:
+            return cached[2]
+        tail: dict[str, Any] = {"service": self.service}
+        if logger is not None:
+            tail["logger"] = logger
+        if otel is not None:
+            tail["trace_id"], tail["span_id"] = otel[0], otel[1]
+        elif ctx is not None:
+            tail["trace_id"], tail["span_id"] = ctx[1], ctx[2]
+        if ctx is not None:
+            tail["request_id"] = ctx[0]
+        tail["thread"] = thread
+        tail.update(self.static)
+        if len(self._tails) < 1024 or key in self._tails:  # loggers x threads: bounded anyway
+            self._tails[key] = (ctx, otel, tail)
+        return tail
+
+    def attribute(self, out: dict[str, Any], key: str, value: Any) -> None:
+        """Adds one attribute: redacted if its key looks secret, renamed ``attributes.<key>``
+        if it would overwrite a core field. Keys that need neither are remembered in
+        ``plain`` so the next line writes them with a set lookup."""
+        redactor = self.redactor
+        secret = redactor.cache.get(key)
+        if secret is None:
+            secret = redactor.learn(key)
+        if secret:
+            value = REDACTED
+        elif type(value) is dict:  # not isinstance(Mapping): an ABC check costs 3x more
+            value = redactor.value(key, value)
+        elif (
+            key not in _CORE_KEYS
+            and key not in self.static
+            and not key.startswith("attributes.")
+            and len(self.plain) < 4096
+        ):
+            self.plain.add(key)
+        out[f"attributes.{key}" if key in out else key] = value
 
     def attributes(self, out: dict[str, Any], items: Iterable[tuple[str, Any]]) -> None:
-        redactor = self.redactor
+        plain = self.plain
         for key, value in items:
-            name = f"attributes.{key}" if key in out else key  # never overwrite a core field
-            out[name] = redactor.value(key, value)
+            if key in plain and type(value) is not dict:
+                out[key] = value
+            else:
+                self.attribute(out, key, value)
 
 
 class JsonFormatter(logging.Formatter):
@@ -381,20 +418,20 @@ class JsonFormatter(logging.Formatter):
         message = record.msg
         if record.args or type(message) is not str:
             message = record.getMessage()
-        out = self._fields.head(ns, record.levelname, message, record.name, record.threadName or "")
+        fields = self._fields
+        out = {
+            "timestamp": rfc3339_ns(ns),
+            "severity": record.levelname,
+            "message": message,
+            **fields.tail(record.name, record.threadName or ""),
+        }
         if len(d) > n:
-            redactor = self._fields.redactor
-            secret = redactor.cache
+            plain = fields.plain
             for key, value in islice(d.items(), n, None):
-                if key in _STANDARD_KEYS:
-                    continue
-                flag = secret.get(key)
-                if flag if flag is not None else redactor.learn(key):
-                    out[f"attributes.{key}" if key in out else key] = REDACTED
-                else:
-                    out[f"attributes.{key}" if key in out else key] = (
-                        redactor.value(key, value) if type(value) is dict else value
-                    )
+                if key in plain and type(value) is not dict:
+                    out[key] = value
+                elif key not in _STANDARD_KEYS:
+                    fields.attribute(out, key, value)
         if record.exc_info:
             if not record.exc_text:
                 record.exc_text = self.formatException(record.exc_info)
@@ -421,7 +458,14 @@ class JsonHandler(logging.Handler):
     def handle(self, record: logging.LogRecord) -> bool:
         if self.filters and not self.filter(record):
             return False
-        self.emit(record)
+        fmt = self.formatter
+        if type(fmt) is not JsonFormatter:
+            self.emit(record)
+            return True
+        try:  # emit() inlined: one call less per line
+            self.stream.write(fmt.format_bytes(record, orjson.OPT_APPEND_NEWLINE))
+        except Exception:
+            self.handleError(record)
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
