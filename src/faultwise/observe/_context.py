@@ -207,7 +207,10 @@ def make_context(
         trace_id, parent, sampled = parsed
         span_id = _new_ids()[1]
     else:
-        trace_id, span_id = _new_ids()
+        try:  # _new_ids() inlined: the common case of the per-request path
+            trace_id, span_id = _spare_ids.pop()
+        except IndexError:
+            trace_id, span_id = _refill_ids()
         parent = None
     if parsed is None:
         tracestate = None  # W3C: tracestate is meaningless without a valid traceparent

@@ -514,7 +514,11 @@ def _write(handler: JsonHandler, line: bytes, logger: str, level: int, message: 
     try:
         handler.stream.write(line)
     except Exception:
-        handler.handleError(ObservedLogRecord(logger, level, __file__, 0, message, None, None))
+        _write_failed(handler, logger, level, message)
+
+
+def _write_failed(handler: JsonHandler, logger: str, level: int, message: str) -> None:
+    handler.handleError(ObservedLogRecord(logger, level, __file__, 0, message, None, None))
 
 
 def log_event(logger: logging.Logger, level: int, message: str, attributes: dict[str, Any]) -> None:
@@ -566,7 +570,11 @@ def log_access(  # noqa: PLR0917  (positional: once per request)
             attrs["error.type"] = type(error).__qualname__
         log_event(logger, level, message, attrs)
         return
-    timestamp, thread = rfc3339_ns(time.time_ns()), thread_name()
+    timestamp = rfc3339_ns(time.time_ns())
+    try:
+        thread: str = _names.name  # thread_name() inlined
+    except AttributeError:
+        thread = thread_name()
     for handler in handlers:
         fields: _Fields = handler.formatter._fields  # type: ignore[union-attr]
         out = {
@@ -591,13 +599,10 @@ def log_access(  # noqa: PLR0917  (positional: once per request)
             out["error.type"] = type(error).__qualname__
         if fields.static:
             out.update(fields.static)
-        _write(
-            handler,
-            orjson.dumps(out, option=orjson.OPT_APPEND_NEWLINE),
-            logger.name,
-            level,
-            message,
-        )
+        try:
+            handler.stream.write(orjson.dumps(out, option=orjson.OPT_APPEND_NEWLINE))
+        except Exception:
+            _write_failed(handler, logger.name, level, message)
 
 
 def configure_logging(

@@ -25,6 +25,7 @@ from typing import Any, Final, TypeVar
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.values import MutexValue
 
 __all__ = [
     "DB_BUCKETS",
@@ -131,11 +132,28 @@ def fast_observe(child: Any) -> Callable[[float], None]:
     if not shaped or len(bounds) != len(buckets) or bounds[-1] != float("inf"):
         observed: Callable[[float], None] = child.observe
         return observed
+    if all(type(v) is MutexValue for v in (*buckets, total)):
+        return _mutex_observe(bounds, buckets, total)
     inc_sum = total.inc
 
     def observe(amount: float) -> None:
         buckets[bisect_left(bounds, amount)].inc(1)  # bucket i: bounds[i-1] < amount <= bounds[i]
         inc_sum(amount)
+
+    return observe
+
+
+def _mutex_observe(bounds: list[float], buckets: list[Any], total: Any) -> Callable[[float], None]:
+    """Single-process values: ``MutexValue.inc`` inlined, under the value's own lock (so a
+    concurrent ``Histogram.observe`` on the same child stays exact), two calls fewer."""
+    sum_lock = total._lock
+
+    def observe(amount: float) -> None:
+        value = buckets[bisect_left(bounds, amount)]
+        with value._lock:
+            value._value += 1
+        with sum_lock:
+            total._value += amount
 
     return observe
 

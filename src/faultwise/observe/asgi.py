@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from time import perf_counter
-from typing import Any
+from typing import Any, Final
 
 from prometheus_client import make_asgi_app
 
@@ -25,6 +25,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _templates: dict[int, tuple[object, str]] = {}
+_READ: Final = frozenset((b"traceparent", b"x-request-id", b"tracestate", b"x-request-timeout-ms"))
 
 
 def _find_template(routes: Iterable[Any], target: object, prefix: str) -> str | None:
@@ -102,13 +103,15 @@ class ObserveMiddleware(MiddlewareBase[ASGIApp, Scope]):
             return
         request_id = traceparent = tracestate = timeout_ms = None
         for name, value in scope["headers"]:
+            if name not in _READ:  # most headers: one set lookup, not four comparisons
+                continue
             if name == b"traceparent":
                 traceparent = value.decode("latin-1")
             elif name == b"x-request-id":
                 request_id = value.decode("latin-1")
             elif name == b"tracestate":
                 tracestate = value.decode("latin-1")
-            elif name == b"x-request-timeout-ms":
+            else:
                 timeout_ms = value.decode("latin-1")
         ctx, token = self._observer.start(request_id, traceparent, tracestate)
         budget = self._observer.enter_deadline(timeout_ms) if timeout_ms is not None else None
