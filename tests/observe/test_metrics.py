@@ -139,3 +139,28 @@ def test_promtool_check_metrics_on_a_scraped_page(postgres_url: str) -> None:
         'should not have "_count" suffix\n'
     )
     assert (3, expected) == (result.returncode, result.stdout + result.stderr)
+
+
+def test_the_bound_observer_fills_buckets_as_histogram_observe_does() -> None:
+    from prometheus_client import Histogram
+
+    from faultwise.observe._metrics import HTTP_BUCKETS, fast_observe
+
+    def samples(registry: CollectorRegistry) -> list[tuple[str, dict[str, str], float]]:
+        return [
+            (s.name, s.labels, s.value)
+            for metric in registry.collect()
+            for s in metric.samples
+            if not s.name.endswith("_created")
+        ]
+
+    amounts = [0.0, 0.005, 0.0051, 0.1, 0.3, 10.0, 11.0, 0.0049]
+    stock, bound = CollectorRegistry(), CollectorRegistry()
+    for registry in (stock, bound):
+        Histogram("d_seconds", "d", ("route",), buckets=HTTP_BUCKETS, registry=registry)
+    stock_child = stock._names_to_collectors["d_seconds"].labels("/a")  # type: ignore[attr-defined]
+    observe = fast_observe(bound._names_to_collectors["d_seconds"].labels("/a"))  # type: ignore[attr-defined]
+    for amount in amounts:
+        stock_child.observe(amount)
+        observe(amount)
+    assert samples(stock) == samples(bound)
