@@ -81,6 +81,46 @@ def test_line_numbers_follow_the_file_across_blank_lines(tmp_path: Path) -> None
     assert ([(2, "a"), (5, "b")], 0) == (rows, rejected)
 
 
+def _numbered_lines(count: int) -> list[str]:
+    """JSON lines whose message is their own line number; every 997th blank, every 1009th bad."""
+    return [
+        "" if i % 997 == 0 else f"bad {i}" if i % 1009 == 0 else f'{{"ts": {i}, "msg": "{i}"}}'
+        for i in range(1, count + 1)
+    ]
+
+
+def _misnumbered(store: Store, source: Path) -> int:
+    return int(
+        store.scalar(
+            "SELECT count(*) FROM logs WHERE source_file = ? AND source_line <> message::BIGINT",
+            [str(source)],
+        )
+    )
+
+
+def test_line_numbers_hold_across_row_groups(tmp_path: Path) -> None:
+    f = _write(tmp_path / "x.jsonl", _numbered_lines(150_000))  # more than one row group
+    with Store(threads=4) as store:
+        ingest(store, [f], templates=False)
+        report = store.summary.sources[0]
+        misnumbered = _misnumbered(store, f)
+    assert (0, 148) == (misnumbered, report.rejected)
+    assert [1009, 2018, 3027, 4036, 5045] == [r.source_line for r in report.rejects]
+
+
+def test_line_numbers_hold_in_a_kept_store_that_holds_and_deleted_rows(tmp_path: Path) -> None:
+    first = _write(tmp_path / "a.jsonl", _numbered_lines(20_000))
+    second = _write(tmp_path / "b.jsonl", _numbered_lines(30_000))
+    db = tmp_path / "incident.duckdb"
+    with load([first], db=db, templates=False) as store:
+        store.execute("DELETE FROM logs WHERE source_line % 3 = 0")
+    with Store(db) as store:
+        ingest(store, [second], templates=False)
+        misnumbered = [_misnumbered(store, first), _misnumbered(store, second)]
+        lines = store.scalar("SELECT count(*) FROM logs WHERE source_file = ?", [str(second)])
+    assert ([0, 0], 30_000 - 30 - 29) == (misnumbered, lines)
+
+
 def test_csv_spans_with_nezha_columns_become_spans(tmp_path: Path) -> None:
     f = _write(
         tmp_path / "trace.csv",

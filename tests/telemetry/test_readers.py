@@ -97,6 +97,35 @@ def test_stack_trace_lines_join_the_record_above(tmp_path: Path) -> None:
     ] == _logs(path, "source_line, message")
 
 
+def test_blank_lines_keep_the_line_numbers_of_records_and_stack_traces(tmp_path: Path) -> None:
+    path = _file(
+        tmp_path,
+        "app.log",
+        "\n"
+        "2026-01-01 00:00:01,000 ERROR [main] a.B: boom\n"
+        "java.lang.IllegalStateException: x\n"
+        "   \n"
+        "\tat a.B.c(B.java:1)\n"
+        "\n"
+        "2026-01-01 00:00:02,000 INFO [main] a.B: next\n",
+    )
+    with load([path]) as store:
+        rows = store.query("SELECT source_line, message FROM logs ORDER BY 1")
+        rejected = store.summary.rejected
+    assert [
+        (2, "boom\njava.lang.IllegalStateException: x\n\tat a.B.c(B.java:1)"),
+        (7, "next"),
+    ] == rows
+    assert 0 == rejected
+
+
+def test_plain_messages_without_timestamps_keep_their_line_numbers(tmp_path: Path) -> None:
+    path = _file(tmp_path, "notes.txt", "first thing\n\n  \nsecond thing\nthird thing\n")
+    assert [(1, "first thing"), (4, "second thing"), (5, "third thing")] == _logs(
+        path, "source_line, message"
+    )
+
+
 def test_cri_prefix_with_json_inside_is_unwrapped(tmp_path: Path) -> None:
     inner = json.dumps({"level": "error", "msg": "db down", "trace_id": "ab12"})
     path = _file(tmp_path, "pod.log", f"2026-01-01T00:00:01.000000001Z stdout F {inner}\n")

@@ -54,6 +54,11 @@ def test_insert_large_batch_goes_through_staging_file_and_keeps_every_row() -> N
         assert "1" == store.scalar("SELECT attrs->>'$.k' FROM spans LIMIT 1")
 
 
+def test_store_keeps_insertion_order_that_line_numbers_rely_on() -> None:
+    with Store() as store:
+        assert True is store.scalar("SELECT current_setting('preserve_insertion_order')")
+
+
 def test_query_dicts_names_columns() -> None:
     with Store() as store:
         store.insert(Table.LOGS, [LogRecord(ts_ns=1, message="m", service="api")])

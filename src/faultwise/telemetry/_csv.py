@@ -301,6 +301,7 @@ def read_csv_logs(
         store,
         staged,
         raw_of=f"SELECT _n AS n, CAST({csv.table} AS VARCHAR) AS raw FROM {csv.table}",
+        numbered=True,
         source=src.name,
         ts_form=detect_form(ts_sample) or TsForm.ISO,
         day=src.day,

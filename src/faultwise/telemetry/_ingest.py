@@ -29,7 +29,7 @@ from faultwise.telemetry._documents import DOCUMENT_FORMATS, read_document, snif
 from faultwise.telemetry._fields import Field, parse_mapping
 from faultwise.telemetry._jsonl import parse_json_objects, read_json_lines
 from faultwise.telemetry._logfmt import is_logfmt, logfmt_json_sql, parse_logfmt
-from faultwise.telemetry._logsql import LogsResult, finish_logs, staged_select
+from faultwise.telemetry._logsql import BLANK, LogsResult, finish_logs, staged_select
 from faultwise.telemetry._model import ClockFinding, Format, IngestSummary, SourceReport, Table
 from faultwise.telemetry._services import service_from_file
 from faultwise.telemetry._source import KEEP_REJECTS, Source, iter_sources, read_lines
@@ -232,10 +232,11 @@ def _text(
     store: Store, src: Source, lines: str, service: str | None, fields: Mapping[Field, str]
 ) -> LogsResult:
     staged = staged_select(
-        f"{lines} WHERE line IS NOT NULL AND trim(line) <> ''",
+        lines,
         n="n",
-        message="line",
+        message="CASE WHEN trim(line) <> '' THEN line END",
         raw="line",
+        reject=f"CASE WHEN trim(coalesce(line, '')) = '' THEN {BLANK} END",
     )
     return finish_logs(
         store,

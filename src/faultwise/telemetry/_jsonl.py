@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from faultwise.telemetry._fields import FIELDS, Field
-from faultwise.telemetry._logsql import LogsResult, finish_logs, quote
+from faultwise.telemetry._logsql import BLANK, LogsResult, finish_logs, quote
 from faultwise.telemetry._store import Store
 from faultwise.telemetry._timestamps import detect_form
 
@@ -139,8 +139,8 @@ def staged_json_sql(lines: str, plan: JsonPlan, *, trim_message: bool = True) ->
         f"{col(Field.INSTANCE)} AS instance, {col(Field.TRACE_ID)} AS trace_id, "
         f"{col(Field.SPAN_ID)} AS span_id, {col(Field.REQUEST_ID)} AS request_id, "
         f"{col(Field.THREAD)} AS thread, {'line' if plan.extra else 'NULL'} AS attrs, "
-        "CASE WHEN j IS NULL THEN 'not a JSON object' END AS reject, raw "
-        f"FROM (SELECT n, line, raw, {listing} AS j FROM {lines} WHERE line IS NOT NULL)"
+        f"CASE WHEN raw IS NULL THEN {BLANK} WHEN j IS NULL THEN 'not a JSON object' END "
+        f"AS reject, raw FROM (SELECT n, line, raw, {listing} AS j FROM {lines})"
     )
 
 

@@ -28,6 +28,7 @@ from faultwise.telemetry._text import HeaderMatch, detect_header
 from faultwise.telemetry._timestamps import TsForm, ts_sql
 
 __all__ = [
+    "BLANK",
     "STAGED",
     "LogsResult",
     "clock_findings",
@@ -55,6 +56,8 @@ STAGED = (
     "raw",
 )
 _STAGED_LIST = ", ".join(STAGED)
+BLANK = "'blank'"
+"""The ``reject`` of a blank line: not a record and not a reject, dropped without a count."""
 _DAY_NS = 86_400 * 10**9
 _CLOCK_SAMPLE = 20_000
 # A line that matches no header but starts like a record of another layout is not a
@@ -110,6 +113,7 @@ class _Layer:
     name: str
     inner_form: TsForm | None = None  # a timestamp found inside the message, in this form
     ts_form: TsForm | None = None  # the record's own timestamps came from this layer
+    merged: bool = False  # lines were joined into records: ``n`` is each record's first line
 
 
 def _sample_messages(store: Store, sql: str) -> list[str]:
@@ -213,13 +217,21 @@ def _unwrap_header(
         header.name,
         inner_form=found.ts_form if has_ts else None,
         ts_form=None if has_ts else found.ts_form,
+        merged=merge,
     )
 
 
 def _merged(parsed: str) -> str:
-    """Group each header line with the lines after it that match no header (stack traces)."""
+    """Group each header line with the lines after it that match no header (stack traces).
+
+    ``parsed`` holds every line of the file in order; they are numbered here (the grouping
+    needs the order), so ``n`` of a record is the number of its first line."""
+    # A record's fields are the first ones its lines give; its reject is its first line's,
+    # NULL included (a blank line inside a stack trace does not make the record blank).
     firsts = ", ".join(
-        f"arg_min({c}, n) AS {c}" for c in (*STAGED[1:], "inner_ts") if c not in ("message", "raw")
+        f"arg_min{'_null' if c == 'reject' else ''}({c}, n) AS {c}"
+        for c in (*STAGED[1:], "inner_ts")
+        if c not in ("message", "raw")
     )
     return (
         "SELECT min(n) AS n, arg_min(h, n) AS h, bool_or(ok) AS ok, "
@@ -228,7 +240,7 @@ def _merged(parsed: str) -> str:
         "FROM (SELECT *, CASE WHEN rec = 0 OR (NOT ok AND starts) THEN -n ELSE rec END AS grp "
         "FROM (SELECT *, sum(CASE WHEN ok THEN 1 ELSE 0 END) OVER (ORDER BY n ROWS UNBOUNDED "
         f"PRECEDING) AS rec, regexp_matches(message, {quote(_RECORD_START)}) AS starts "
-        f"FROM ({parsed}))) GROUP BY grp"
+        f"FROM (SELECT * REPLACE (row_number() OVER () AS n) FROM ({parsed})))) GROUP BY grp"
     )
 
 
@@ -264,23 +276,32 @@ def finish_logs(
     default_service: str | None,
     has_ts: bool = True,
     text_file: bool = False,
+    numbered: bool = False,
     reason: str = "'no readable timestamp'",
     raw_of: str | None = None,
 ) -> LogsResult:
     """Insert the rows of ``staged_sql`` into ``logs``; return counts and the first rejects.
 
-    One pass: every staged row goes into ``logs``, the unreadable ones with a negative line
-    number and their text in ``attrs``; those few are then counted, the first ones kept, and
-    deleted, all in one transaction. So the input is read once, and a reject is found without
-    a second scan of the input. ``reason`` (an expression over ``raw``) says why a row was
-    rejected; ``raw_of``, a query of ``(n, raw)``, gives a reject's text when the staged rows
-    do not carry it (CSV rows).
+    One pass, in one transaction: every staged row goes into ``logs``, the unreadable ones
+    (rejects) and blank lines marked (``template_id`` -1 and -2) with their text in
+    ``attrs``; then the rejects are counted, the first ones kept, and the marked rows deleted.
+    So the input is read once, and no second scan finds the rejects.
+
+    Line numbers: with ``numbered``, ``n`` of the staged rows is the line number (CSV rows).
+    Otherwise the staged rows are the file's lines, one row each, in order (see
+    :func:`faultwise.telemetry._source.stage_sql`), and a line's number is the position of its
+    row among the rows inserted, read from their ``rowid``s: the load runs on every thread,
+    where numbering the lines while reading (``row_number() OVER ()``) would run on one.
+    Records joined from several lines (stack traces) carry the number of their first line.
+
+    ``reason`` (an expression over ``raw``) says why a row was rejected; ``raw_of``, a query
+    of ``(n, raw)``, gives a reject's text when the staged rows do not carry it (CSV rows).
     """
     con = store.connection
     layers = _layers(store, staged_sql, has_ts=has_ts, text_file=text_file)
     final = layers[-1].sql
-    grouped = text_file and any(x.ts_form for x in layers)
-    if grouped:  # multi-line records: the groups, not the lines, are the records
+    merged = any(x.merged for x in layers)
+    if merged:  # records joined from lines: materialised once, read by the queries below
         con.execute(f"CREATE OR REPLACE TEMP TABLE _grouped AS {final}")
         final = "SELECT * FROM _grouped"
     found_form = next((x.ts_form for x in layers if x.ts_form), None)
@@ -300,53 +321,79 @@ def finish_logs(
         f"{ids['span_id']} AS span_id, request_id, thread, attrs, reject, raw FROM ({final})"
     )
     ok = "reject IS NULL AND ts_ns IS NOT NULL" if timed else "reject IS NULL"
+    mark = (
+        f"CASE WHEN {ok} THEN NULL WHEN reject = {BLANK} THEN {_BLANK_ROW} ELSE {_REJECT_ROW} END"
+    )
     con.begin()
     try:
+        before = _scalar(store, "SELECT coalesce(max(rowid), -1) FROM logs", [])
         total = _scalar(
             store,
-            "INSERT INTO logs SELECT ts_ns, service, instance, severity, message, NULL, "
+            f"INSERT INTO logs SELECT ts_ns, service, instance, severity, message, {mark}, "
             f"trace_id, span_id, request_id, thread, CASE WHEN {ok} THEN attrs ELSE raw END, "
-            f"?, CASE WHEN {ok} THEN n ELSE -n END FROM ({normalised})",
+            f"?, n FROM ({normalised})",
             [source],
         )
-        rejected, rejects = _take_rejects(store, source, reason, raw_of)
+        if not (numbered or merged):
+            _number_by_rowid(store, before, total)
+        blank = _scalar(
+            store,
+            f"SELECT count(*) FROM logs WHERE rowid > ? AND template_id = {_BLANK_ROW}",
+            [before],
+        )
+        rejected, rejects = _take_rejects(store, before, reason, raw_of)
+        con.execute("DELETE FROM logs WHERE rowid > ? AND template_id < 0", [before])
         con.commit()
     except BaseException:
         con.rollback()
         raise
     inner_form = next((x.inner_form for x in layers if x.inner_form), None)
     clock = _clock_offset(store, source, final, ts, (inner_form, day)) if inner_form else ()
-    if grouped:
+    if merged:
         con.execute("DROP TABLE _grouped")
     names = tuple(x.name for x in layers if x.name)
-    return LogsResult(total - rejected, rejected, rejects, clock, names)
+    return LogsResult(total - blank - rejected, rejected, rejects, clock, names)
 
 
-_REJECTED = "FROM logs WHERE source_file = ? AND source_line < 0"
+_REJECT_ROW = -1  # ``template_id`` of an inserted row that is a reject, until it is deleted
+_BLANK_ROW = -2  # ... of a blank line
+
+
+def _number_by_rowid(store: Store, before: int, total: int) -> None:
+    """Set ``source_line`` of the rows just inserted (``rowid > before``, one per line, in the
+    file's order) to their position. Their rowids are consecutive; checked, not assumed."""
+    first, last = store.connection.execute(
+        "SELECT min(rowid), max(rowid) FROM logs WHERE rowid > ?", [before]
+    ).fetchone() or (None, None)
+    if total and (first is None or last - first + 1 != total):
+        raise RuntimeError(f"inserted rows are not contiguous ({first}..{last} for {total})")
+    store.connection.execute(
+        "UPDATE logs SET source_line = rowid - ? + 1 WHERE rowid > ?", [first, before]
+    )
 
 
 def _take_rejects(
-    store: Store, source: str, reason: str, raw_of: str | None
+    store: Store, before: int, reason: str, raw_of: str | None
 ) -> tuple[int, tuple[Reject, ...]]:
-    """Count the rejected rows of ``source`` just inserted, keep the first ones, delete them."""
+    """Count the rejected rows just inserted and keep the first ones."""
     con = store.connection
-    rejected = _scalar(store, f"SELECT count(*) {_REJECTED}", [source])
+    where = f"FROM logs WHERE rowid > ? AND template_id = {_REJECT_ROW}"
+    rejected = _scalar(store, f"SELECT count(*) {where}", [before])
     if not rejected:
         return 0, ()
     first = (
-        f"SELECT -source_line AS n, attrs AS raw {_REJECTED} "
-        f"ORDER BY source_line DESC LIMIT {KEEP_REJECTS}"
+        f"SELECT source_file, source_line AS n, attrs AS raw {where} "
+        f"ORDER BY source_line LIMIT {KEEP_REJECTS}"
     )
     if raw_of is not None:
         first = (
-            f"SELECT k.n, coalesce(k.raw, r.raw) AS raw FROM ({first}) k "
+            f"SELECT k.source_file, k.n, coalesce(k.raw, r.raw) AS raw FROM ({first}) k "
             f"LEFT JOIN ({raw_of}) r USING (n)"
         )
     rows = con.execute(
-        f"SELECT n, {reason}, left(raw, 200) FROM ({first}) ORDER BY n", [source]
+        f"SELECT source_file, n, {reason}, left(raw, 200) FROM ({first}) ORDER BY n", [before]
     ).fetchall()
-    con.execute(f"DELETE {_REJECTED}", [source])
-    return rejected, tuple(Reject(source, int(n), str(why), text or "") for n, why, text in rows)
+    return rejected, tuple(Reject(str(f), int(n), str(why), text or "") for f, n, why, text in rows)
 
 
 def _scalar(store: Store, sql: str, params: list[object]) -> int:

@@ -246,15 +246,19 @@ def reject_text(line: str | bytes) -> str:
 
 
 def stage_sql(path: Path, compression: str) -> str:
-    """A subquery of ``(n, line)`` over the lines of ``path`` (``line`` NULL when blank).
+    """A subquery of ``(n, line)`` over every line of ``path``, in file order (``line`` NULL
+    when blank).
 
-    Nothing is materialised: DuckDB's CSV scanner streams the file and ``row_number() OVER
-    ()`` numbers the lines as it goes (DuckDB keeps a scan's order and computes an empty
-    ``OVER ()`` in a streaming operator), so every query over it reads the file again. Queries
-    that only need a sample stop early (``LIMIT``)."""
+    Nothing is materialised and nothing numbers the lines here: ``n`` is NULL. DuckDB keeps a
+    scan's order through projections and into an ``INSERT`` (with ``preserve_insertion_order``,
+    which the store sets), so a reader that turns each line into exactly one row learns the
+    line numbers from the ``rowid`` of the rows it inserted (see
+    :func:`faultwise.telemetry._logsql.finish_logs`); numbering with ``row_number() OVER ()``
+    here would force the whole load onto one thread. Every query over it reads the file again;
+    those that need only a sample stop early (``LIMIT``)."""
     literal = "'" + str(path).replace("'", "''") + "'"
     return (
-        f"(SELECT row_number() OVER () AS n, line FROM read_csv({literal}, "
+        f"(SELECT CAST(NULL AS BIGINT) AS n, line FROM read_csv({literal}, "
         "columns={'line': 'VARCHAR'}, header=false, auto_detect=false, "
         f"delim='{_SEP}', quote='', escape='', compression='{compression}', "
         f"max_line_size={MAX_LINE_BYTES + 2}))"

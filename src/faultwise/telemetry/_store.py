@@ -99,6 +99,9 @@ class Store:
         self._lock = threading.RLock()
         self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute("SET enable_progress_bar = false")
+        # Readers number a file's lines by the order its rows were inserted in (see
+        # ``_logsql.finish_logs``): DuckDB keeps it only with this setting (its default).
+        self._con.execute("SET preserve_insertion_order = true")
         if threads:
             self._con.execute(f"SET threads = {int(threads)}")
         existing = {
