@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from faultwise.lab import PolicyKey, StormSpec
+from faultwise.lab._diagnose import diagnose_run
 from faultwise.lab._live import LiveOptions, relabel
 from faultwise.lab._live_scenarios import run_scenario_live
 from faultwise.lab._live_storm import Tick, run_storm_live
@@ -75,6 +76,14 @@ def test_race_live_loses_updates(tmp_path: Path) -> None:
     assert {"inventory-1.jsonl", "inventory-2.jsonl", "db.jsonl"} <= {
         p.name for p in (tmp_path / "logs").iterdir()
     }
+    writes = [
+        str(r["message"])
+        for r in _json_lines(tmp_path / "logs" / "inventory-1.jsonl")
+        if r["logger"] == "faultwise.lab.app"
+    ]
+    assert writes[0].startswith("updated stock sku=sku-7 qty=")  # as the simulation logs it
+    verdict = diagnose_run(tmp_path)
+    assert ("race_condition", "inventory") == (verdict.pattern, verdict.component)
 
 
 @pytest.mark.slow

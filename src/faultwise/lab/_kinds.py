@@ -384,7 +384,7 @@ def build_inventory(rt: Runtime) -> tuple[list[Route], list[Any]]:
                     return _text("sold out", 409)
                 await asyncio.sleep(rt.work_time(float(c.get("work_s", 0.01))))
                 await db.set(conn, key, seen - 1)
-                log.info("reserved one unit", extra={"key": key, "read": seen, "written": seen - 1})
+                log.info("updated stock sku=%s qty=%d", sku, seen - 1)
                 return _text("reserved")
 
         return await _on_pool(rt, request, job)
