@@ -132,7 +132,10 @@ def fast_observe(child: Any) -> Callable[[float], None]:
     if not shaped or len(bounds) != len(buckets) or bounds[-1] != float("inf"):
         observed: Callable[[float], None] = child.observe
         return observed
-    if all(type(v) is MutexValue for v in (*buckets, total)):
+    if all(
+        type(v) is MutexValue and hasattr(v, "_lock") and hasattr(v, "_value")
+        for v in (*buckets, total)
+    ):  # prometheus_client's single-process value, as this version spells it
         return _mutex_observe(bounds, buckets, total)
     inc_sum = total.inc
 
