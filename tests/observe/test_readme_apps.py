@@ -1,4 +1,4 @@
-"""The FastAPI and Flask apps of docs/observe.md, run exactly as written."""
+"""The FastAPI and Flask apps of the README (and docs/observe.md), run exactly as written."""
 
 from __future__ import annotations
 
@@ -13,20 +13,23 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "observe.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+DOC = ROOT / "docs" / "observe.md"
 
 pytestmark = pytest.mark.integration
 
 
-def example(name: str) -> str:
-    found = re.search(rf"<!-- example: {name} -->\n```python\n(.*?)```", DOC.read_text(), re.S)
-    assert found is not None, f"no {name} example in {DOC}"
+def example(name: str, document: Path = README) -> str:
+    text = document.read_text(encoding="utf-8")
+    found = re.search(rf"<!-- example: {name} -->\n```python\n(.*?)```", text, re.S)
+    assert found is not None, f"no {name} example in {document}"
     return found.group(1)
 
 
 def run_example(name: str) -> dict[str, Any]:
     namespace: dict[str, Any] = {"__name__": f"readme_{name}"}
-    exec(compile(example(name), f"docs/observe.md:{name}", "exec"), namespace)
+    exec(compile(example(name), f"README.md:{name}", "exec"), namespace)
     return namespace
 
 
@@ -54,6 +57,11 @@ def route_count(route: str) -> float | None:
 @pytest.mark.parametrize("name", ["fastapi", "flask"])
 def test_the_examples_are_at_most_ten_lines(name: str) -> None:
     assert len(example(name).rstrip("\n").splitlines()) <= 10
+
+
+@pytest.mark.parametrize("name", ["fastapi", "flask"])
+def test_the_docs_show_the_same_example_as_the_readme(name: str) -> None:
+    assert example(name) == example(name, DOC)
 
 
 async def test_the_fastapi_example_is_fully_instrumented(
