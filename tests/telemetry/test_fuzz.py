@@ -172,7 +172,7 @@ def test_a_gzip_header_alone_is_a_counted_reject_for_every_reader(
 ) -> None:
     path = tmp_path / "input"
     path.write_bytes(b"\x1f\x8b")
-    for fmt in ("jsonl", "text", "csv-logs", "csv-spans"):
+    for fmt in READERS:
         document = _check(*_run(capsys, "timeline", str(path), "--json", "--format", fmt))
         assert (fmt, 1) == (fmt, document["rejected"] if document else None)
 

@@ -336,7 +336,13 @@ def read_csv_metrics(
     store: Store, src: Source, csv: CsvTable, *, default_service: str | None
 ) -> tuple[int, int, tuple[Reject, ...]]:
     """A time column plus value columns: one row per pod (labels in text columns) or a wide
-    table whose columns are ``<service>_<metric>``. Returns (samples, rejected, rejects)."""
+    table whose columns are ``<service>_<metric>``. Returns (samples, rejected, rejects).
+
+    A table without rows (a damaged stream cut before its first row) gives nothing and no
+    error: its columns are not checked, the cut is counted."""
+    if store.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {csv.table} LIMIT 1)") == 0:
+        store.execute(f"DROP TABLE {csv.table}")
+        return 0, csv.rejected, csv.rejects
     ts_col = csv.find((*FIELDS[Field.TS], "time", "date"))
     if ts_col is None:
         raise InputError("a metrics table needs a time column", source=src.name)
