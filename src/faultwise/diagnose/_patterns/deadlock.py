@@ -215,7 +215,8 @@ def _fan_in(db: str, edges: list[tuple[Any, ...]]) -> list[Evidence]:
             None,
             float(n),
         )
-        for h, n in waiting.most_common(2)
+        # most waiters first, ties by holder: the same answer whatever order the rows came in
+        for h, n in sorted(waiting.items(), key=lambda item: (-item[1], item[0]))[:2]
         if n > 1
     ]
 
