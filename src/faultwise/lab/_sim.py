@@ -20,11 +20,13 @@ Model (the loopback pilot's, and the metastable-failure papers'):
 from __future__ import annotations
 
 import enum
+import gc
 import itertools
 import math
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from heapq import heappop, heappush
 from math import log
@@ -98,16 +100,37 @@ class Sim:
         heap = self._heap
         pop = heappop
         n = 0
-        while heap and heap[0][0] <= until:
-            t, _, fn, arg = pop(heap)
-            self.now = t
-            fn(arg)
-            n += 1
+        with _long_lived_frozen():
+            while heap and heap[0][0] <= until:
+                t, _, fn, arg = pop(heap)
+                self.now = t
+                fn(arg)
+                n += 1
         self.events += n
         self.now = max(self.now, until)
 
     def wall_ns(self, t: float | None = None) -> int:
         return self.wall_start_ns + round((self.now if t is None else t) * 1e9)
+
+
+@contextmanager
+def _long_lived_frozen() -> Iterator[None]:
+    """Keep the objects that exist before a run out of the cyclic GC's full passes during it.
+
+    A run allocates a few objects per request; the survivors of young collections (work in
+    flight) soon trigger full collections, and each one walks every object in the process:
+    with 10,000 clients' policy objects that was 13 passes and 2.6 s of a 6 s run. Frozen
+    (``gc.freeze``), the set-up's objects are skipped; what the run allocates is collected as
+    usual. Nothing is frozen when the collector is off or something else froze objects.
+    """
+    freeze = gc.isenabled() and gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
+    try:
+        yield
+    finally:
+        if freeze:
+            gc.unfreeze()
 
 
 class _Lane:
