@@ -127,3 +127,13 @@ def test_a_consumer_that_acks_after_processing_is_not_a_silent_failure() -> None
     for n in range(300):
         logs += _consume(n, T0 + n * S, finished=True, ack_first=False)
     assert [] == _run(_store(logs), Pattern.SILENT_FAILURE)
+
+
+def test_restarts_alone_are_not_a_memory_leak() -> None:
+    store = _store(_steady("consumer", 300))
+    restarts = [
+        Change(T0 + (200 + 10 * k) * S, ChangeKind.RESTART, "Back-off restarting", "consumer")
+        for k in range(5)
+    ]
+    _insert(store, Table.CHANGES, restarts)
+    assert [] == _run(store, Pattern.MEMORY_LEAK)

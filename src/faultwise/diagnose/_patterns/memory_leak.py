@@ -186,7 +186,7 @@ def detect(ctx: Context) -> list[Finding]:
         if n_lines:
             condition = f"service = ? AND {ctx.dialect.matches('message', OOM_LINES, OOM_WORDS)}"
             evidence += example_lines(ctx, condition, [service], limit=2)
-        if n_restart:
+        if n_restart and score > 0:  # restarts alone say nothing about memory
             score += 0.05
             evidence.append(
                 Evidence(
