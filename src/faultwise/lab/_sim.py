@@ -254,6 +254,13 @@ class Outcome(enum.Enum):
     LOCAL_REJECT = "local_reject"  # the client's own policy refused to send it (breaker, budget)
 
 
+# Module constants for the per-request paths: reading an Enum member through its class costs
+# about 40 ns on CPython 3.11, a global one tenth of that.
+_OK = Outcome.OK
+_REJECTED = Outcome.REJECTED
+_TIMEOUT = Outcome.TIMEOUT
+
+
 class ClientPolicy(Protocol):
     """How a client makes one logical call: the seam where a resilience policy plugs in.
 
@@ -456,14 +463,14 @@ class Service:
 
     def _reject(self, attempt: Attempt) -> None:
         self.rejected += 1
-        self._answer(attempt, Outcome.REJECTED)
+        self._answer(attempt, _REJECTED)
 
     def _answer(self, attempt: Attempt, outcome: Outcome) -> None:
         """The server's answer: its span ends, the limiter learns, the caller hears."""
         if self.tracer is not None:
             self.tracer.server_end(self, attempt, outcome)
         if self.limiter is not None and attempt.admitted is not None:
-            dropped = outcome is not Outcome.OK
+            dropped = outcome is not _OK
             self.limiter.on_done(attempt.admitted, self.sim.now - attempt.sent, dropped)
             attempt.admitted = None
         attempt.caller.reply(attempt, outcome)
@@ -476,7 +483,7 @@ class Service:
         attempt.queued = False
         self.waiting -= 1
         self.shed += 1
-        self._answer(attempt, Outcome.REJECTED)
+        self._answer(attempt, _REJECTED)
 
     def _start(self, attempt: Attempt) -> None:
         self.busy += 1
@@ -488,7 +495,7 @@ class Service:
             heappush(sim._heap, (t, sim._seq(), self._on_done, attempt))  # sim.at(t, ...)
 
     def _done_ok(self, attempt: Attempt) -> None:
-        self.finish(attempt, Outcome.OK)
+        self.finish(attempt, _OK)
 
     def finish(self, attempt: Attempt, outcome: Outcome) -> None:
         """The handler is done with ``attempt``: answer the caller, take the next one."""
@@ -590,7 +597,7 @@ class Caller:
                 rec.wasted[rec.slot(self.sim.now)] += 1
             return
         attempt.done = True
-        if rec is not None and outcome is Outcome.REJECTED:
+        if rec is not None and outcome is _REJECTED:
             rec.server_rejects[rec.slot(self.sim.now)] += 1
         if self.tracer is not None:
             self.tracer.client_end(self, attempt, outcome)
@@ -602,12 +609,12 @@ class Caller:
         if self.recorder is not None:
             self.recorder.timeouts[self.recorder.slot(self.sim.now)] += 1
         if self.tracer is not None:
-            self.tracer.client_end(self, attempt, Outcome.TIMEOUT)
-        self._after(attempt.request, Outcome.TIMEOUT)
+            self.tracer.client_end(self, attempt, _TIMEOUT)
+        self._after(attempt.request, _TIMEOUT)
 
     def _after(self, request: _Request, outcome: Outcome) -> None:
         sim = self.sim
-        ok = outcome is Outcome.OK
+        ok = outcome is _OK
         delay = self.policy.outcome(request.state, sim.now, outcome)
         if delay is not None and not ok:
             if self.tracer is not None:
