@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import gc
+import itertools
+import random
+
 import pytest
 
 from faultwise.lab import (
     Caller,
     Constant,
+    Exponential,
     ImmediateRetries,
     NoRetries,
     OpenLoop,
@@ -145,3 +150,56 @@ def test_same_seed_same_run_other_seed_other_run() -> None:
 
 def test_outcome_values_are_stable_strings() -> None:
     assert ["ok", "timeout", "rejected", "error", "local_reject"] == [o.value for o in Outcome]
+
+
+def test_exponential_service_times_are_the_standard_librarys_expovariate_draws() -> None:
+    ours, stdlib = random.Random(5), random.Random(5)
+    dist = Exponential(0.02)
+    assert [stdlib.expovariate(1.0 / 0.02) for _ in range(1000)] == [
+        dist.sample(ours) for _ in range(1000)
+    ]
+
+
+class _StartTimes(NoRetries):
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+
+    def begin(self, now: float) -> None:
+        self.starts.append(now)
+
+
+def test_open_loop_gaps_are_the_standard_librarys_expovariate_draws() -> None:
+    sim = Sim(seed=11)
+    policy = _StartTimes()
+    svc = Service(sim, ServiceSpec("s", 1, Constant(0.001)))  # draws nothing from the rng
+    caller = Caller(sim, svc, policy, timeout=1.0)
+    OpenLoop(sim, [caller], rate=100.0, start=0.0, stop=5.0, recorder=Recorder(6))
+    sim.run(until=6.0)
+    stdlib = random.Random(11)
+    expected = list(itertools.accumulate(stdlib.expovariate(100.0) for _ in policy.starts))
+    assert expected == policy.starts
+
+
+def _freeze_counts_during_a_run() -> tuple[int, int]:
+    sim = Sim()
+    seen: list[int] = []
+    sim.at(1.0, lambda _: seen.append(gc.get_freeze_count()))
+    sim.run(until=2.0)
+    return seen[0], gc.get_freeze_count()
+
+
+def test_a_run_keeps_older_objects_from_full_collections_and_gives_them_back() -> None:
+    if gc.get_freeze_count():
+        pytest.skip("objects were already frozen in this process")
+    during, after = _freeze_counts_during_a_run()
+    assert during > 0
+    assert 0 == after
+
+
+def test_a_run_leaves_objects_someone_else_froze_alone() -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert (frozen, frozen) == _freeze_counts_during_a_run()
+    finally:
+        gc.unfreeze()
