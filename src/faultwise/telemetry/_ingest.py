@@ -231,8 +231,12 @@ def _logfmt(
 def _text(
     store: Store, src: Source, lines: str, service: str | None, fields: Mapping[Field, str]
 ) -> LogsResult:
+    # The lines are kept in a table first (read on every thread, in file order), so a line's
+    # number is its rowid: joining stack-trace lines to their record needs the numbers before
+    # the insert, and numbering while reading would read on one thread.
+    store.execute(f"CREATE OR REPLACE TEMP TABLE _text_lines AS SELECT line FROM {lines}")
     staged = staged_select(
-        lines,
+        "(SELECT rowid + 1 AS n, line FROM _text_lines)",
         n="n",
         message="CASE WHEN trim(line) <> '' THEN line END",
         raw="line",
@@ -247,6 +251,7 @@ def _text(
         default_service=service,
         has_ts=False,
         text_file=True,
+        numbered=True,
     )
 
 

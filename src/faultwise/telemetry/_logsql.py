@@ -224,8 +224,8 @@ def _unwrap_header(
 def _merged(parsed: str) -> str:
     """Group each header line with the lines after it that match no header (stack traces).
 
-    ``parsed`` holds every line of the file in order; they are numbered here (the grouping
-    needs the order), so ``n`` of a record is the number of its first line. Only the records
+    ``parsed`` holds every line of the file, numbered (``n``); ``n`` of a record is the number
+    of its first line. Only the records
     with continuation lines go through the GROUP BY (few in most files, and a GROUP BY over
     every line costs more than the rest of the load); the others pass through as they are."""
     # A record's fields are the first ones its lines give; its reject is its first line's,
@@ -240,7 +240,7 @@ def _merged(parsed: str) -> str:
         "FROM (SELECT *, CASE WHEN rec = 0 OR (NOT ok AND starts) THEN -n ELSE rec END AS grp "
         "FROM (SELECT *, sum(CASE WHEN ok THEN 1 ELSE 0 END) OVER (ORDER BY n ROWS UNBOUNDED "
         f"PRECEDING) AS rec, regexp_matches(message, {quote(_RECORD_START)}) AS starts "
-        f"FROM (SELECT * REPLACE (row_number() OVER () AS n) FROM ({parsed}))))"
+        f"FROM ({parsed})))"
     )
     return (
         f"WITH lines AS MATERIALIZED ({lines}), "
