@@ -225,33 +225,31 @@ def _merged(parsed: str) -> str:
     """Group each header line with the lines after it that match no header (stack traces).
 
     ``parsed`` holds every line of the file, numbered (``n``); ``n`` of a record is the number
-    of its first line. Only the records
-    with continuation lines go through the GROUP BY (few in most files, and a GROUP BY over
-    every line costs more than the rest of the load); the others pass through as they are."""
+    of its first line. A continuation line finds its header with an ASOF join on ``n`` (no
+    window over every line in order), and only the records with continuation lines go through
+    the GROUP BY (few in most files); the others pass through as they are."""
     # A record's fields are the first ones its lines give; its reject is its first line's,
     # NULL included (a blank line inside a stack trace does not make the record blank).
     kept = [c for c in (*STAGED[1:], "inner_ts") if c not in ("message", "raw")]
     firsts = ", ".join(f"arg_min{'_null' if c == 'reject' else ''}({c}, n) AS {c}" for c in kept)
-    # ``grp``: a header line and the continuation lines after it share their header's count of
-    # headers so far; a line before the first header, or one that starts like a record of
-    # another layout, is alone (``-n``). ``cont``: the line continues the record above.
-    lines = (
-        "SELECT *, grp = rec AND rec > 0 AND NOT coalesce(ok, false) AS cont "
-        "FROM (SELECT *, CASE WHEN rec = 0 OR (NOT ok AND starts) THEN -n ELSE rec END AS grp "
-        "FROM (SELECT *, sum(CASE WHEN ok THEN 1 ELSE 0 END) OVER (ORDER BY n ROWS UNBOUNDED "
-        f"PRECEDING) AS rec, regexp_matches(message, {quote(_RECORD_START)}) AS starts "
-        f"FROM ({parsed})))"
-    )
+    # A line that is no header continues the record above, unless it starts like a record of
+    # another layout or no header came before it: then it stays alone.
+    other = f"NOT coalesce(ok, false) AND regexp_matches(message, {quote(_RECORD_START)})"
     return (
-        f"WITH lines AS MATERIALIZED ({lines}), "
-        "joined AS MATERIALIZED (SELECT DISTINCT grp FROM lines WHERE cont) "
+        f"WITH lines AS MATERIALIZED (SELECT * FROM ({parsed})), "
+        "conts AS MATERIALIZED (SELECT c.n, h.head FROM (SELECT n FROM lines "
+        f"WHERE NOT coalesce(ok, false) AND NOT coalesce({other}, false)) c "
+        "ASOF JOIN (SELECT n AS head FROM lines WHERE ok) h ON c.n >= h.head), "
+        "heads AS MATERIALIZED (SELECT DISTINCT head FROM conts) "
         "SELECT n, h, ok, CASE WHEN ok THEN h.msg ELSE message END AS msg_joined, message, raw, "
-        f"{', '.join(kept)} FROM lines WHERE grp NOT IN (SELECT grp FROM joined) "
+        f"{', '.join(kept)} FROM lines "
+        "WHERE n NOT IN (SELECT n FROM conts) AND n NOT IN (SELECT head FROM heads) "
         "UNION ALL BY NAME "
         "SELECT min(n) AS n, arg_min(h, n) AS h, bool_or(ok) AS ok, "
         "string_agg(CASE WHEN ok THEN h.msg ELSE message END, chr(10) ORDER BY n) AS msg_joined, "
         f"arg_min(message, n) AS message, arg_min(raw, n) AS raw, {firsts} "
-        "FROM lines WHERE grp IN (SELECT grp FROM joined) GROUP BY grp"
+        "FROM (SELECT l.*, coalesce(c.head, l.n) AS grp FROM lines l LEFT JOIN conts c "
+        "ON l.n = c.n WHERE c.n IS NOT NULL OR l.n IN (SELECT head FROM heads)) GROUP BY grp"
     )
 
 
