@@ -7,6 +7,9 @@ read by every tool in one run:
   ``faultwise.telemetry.load`` (every line normalised, line numbers kept, rejects counted),
   without and with template mining, and into a kept ``--db`` file (which also indexes trace
   ids);
+* the same records as logback-style text lines (a stack trace after every 1000th): DuckDB's
+  ``read_csv`` of the lines against ``load`` (header parsed, stack traces joined to their
+  record);
 * filter by trace id: ``grep -F`` (a floor), ``jq``, ``lnav`` (headless), DuckDB ``read_json``
   with a WHERE, and ``faultwise trace`` end to end (read everything, then answer);
 * template mining on the same messages: Drain3 (``TemplateMiner.add_log_message`` per line)
@@ -148,6 +151,43 @@ def ingest_cases(path: Path, runs: int) -> dict[str, float]:
     return best_of_rounds(cases, runs)
 
 
+def text_log(path: Path) -> Path:
+    """The stream's records as logback-style text lines (``2026-01-01 00:00:00,001 INFO
+    [worker-3] com.acme.checkout: ...``), with a Java stack trace after every 1000th."""
+    text = path.with_suffix(".log")
+    if not text.exists():
+        con = duckdb.connect()
+        con.execute(
+            "COPY (SELECT strftime(CAST(timestamp AS TIMESTAMP), '%Y-%m-%d %H:%M:%S,%g') || ' ' "
+            "|| upper(level) || ' [' || thread || '] com.acme.' || service || ': ' || message "
+            "|| CASE WHEN row_number() OVER () % 1000 = 0 THEN chr(10) || "
+            "'java.lang.IllegalStateException: pool closed' || chr(10) || "
+            "chr(9) || 'at com.acme.Pool.get(Pool.java:42)' ELSE '' END "
+            f"FROM read_json(?)) TO '{text}' (HEADER false, QUOTE '', DELIMITER '\x01')",
+            [str(path)],
+        )
+        con.close()
+    return text
+
+
+def text_cases(text: Path, runs: int) -> dict[str, float]:
+    def raw() -> None:
+        con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")
+        con.execute(
+            "CREATE TABLE t AS SELECT * FROM read_csv(?, columns={'line': 'VARCHAR'}, "
+            "header=false, auto_detect=false, delim='\x01', quote='', escape='')",
+            [str(text)],
+        )
+        con.close()
+
+    cases = {
+        "duckdb read_csv of the lines": raw,
+        "faultwise load (no templates)": lambda: load([text], templates=False).close(),
+    }
+    return best_of_rounds(cases, runs)
+
+
 def filter_cases(path: Path, trace_id: str, runs: int) -> dict[str, float]:
     faultwise = shutil.which("faultwise") or str(Path(sys.executable).parent / "faultwise")
     cases: dict[str, Callable[[], Any]] = {
@@ -254,13 +294,16 @@ def main() -> None:
                 trace_id = json.loads(line)["trace_id"]
                 break
     ingest = ingest_cases(path, runs)
+    text = text_log(path)
+    text_ingest = text_cases(text, runs)
     filters = filter_cases(path, trace_id, runs)
     mining = mining_cases(path, limit=min(lines, 300_000 if args.quick else lines), runs=runs)
     db_rows = 1_000_000 if args.quick else 10_000_000
     trace_s, trace_rows, _ = trace_db_case(path, db_rows, max(3, runs))
-    result = {
+    result: dict[str, Any] = {
         "stream": {"path": str(path), "bytes": path.stat().st_size, "lines": lines},
         "ingest_s": ingest,
+        "text_ingest_s": text_ingest,
         "filter_by_trace_id_s": filters,
         "template_mining": {
             k: {"seconds": s, "lines": n, "templates": t, "lines_per_s": n / s}
@@ -278,6 +321,11 @@ def main() -> None:
     print("\ningest (wall s)                   seconds   MB/s   × raw read_json")
     for name, s in ingest.items():
         print(f"  {name:31} {s:8.2f} {size_mb / s:6.0f} {s / raw:9.2f}")
+    raw_text = text_ingest["duckdb read_csv of the lines"]
+    print(f"\ningest of the same records as text ({text.stat().st_size / 2**20:,.0f} MiB)"
+          "  seconds   × raw read_csv")  # fmt: skip
+    for name, s in text_ingest.items():
+        print(f"  {name:31} {s:8.2f} {s / raw_text:9.2f}")
     floor = filters["grep -F"]
     print("\nfilter by one trace id (wall s)  seconds   × grep")
     for name, s in filters.items():
