@@ -296,12 +296,13 @@ def finish_logs(
     ``attrs``; then the rejects are counted, the first ones kept, and the marked rows deleted.
     So the input is read once, and no second scan finds the rejects.
 
-    Line numbers: with ``numbered``, ``n`` of the staged rows is the line number (CSV rows).
-    Otherwise the staged rows are the file's lines, one row each, in order (see
-    :func:`faultwise.telemetry._source.stage_sql`), and a line's number is the position of its
-    row among the rows inserted, read from their ``rowid``s: the load runs on every thread,
-    where numbering the lines while reading (``row_number() OVER ()``) would run on one.
-    Records joined from several lines (stack traces) carry the number of their first line.
+    Line numbers: with ``numbered``, ``n`` of the staged rows is the line number (CSV rows,
+    and text lines, staged in a table and numbered by rowid). Otherwise the staged rows are
+    the file's lines, one row each, in order (see :func:`faultwise.telemetry._source.stage_sql`),
+    and a line's number is the position of its row among the rows inserted, read from their
+    ``rowid``s: the load runs on every thread, where numbering the lines while reading
+    (``row_number() OVER ()``) would run on one. Records joined from several lines (stack
+    traces) carry the number of their first line.
 
     ``reason`` (an expression over ``raw``) says why a row was rejected; ``raw_of``, a query
     of ``(n, raw)``, gives a reject's text when the staged rows do not carry it (CSV rows).
