@@ -66,6 +66,16 @@ QUIET = [
         """,
         id="async-driver-and-lambda",
     ),
+    pytest.param(
+        """
+        import time, requests, subprocess
+        async def handler():
+            time.sleep(0.06)  # noqa: ASYNC251 (block the loop on purpose)
+            requests.get("u", timeout=5)  # noqa: ASYNC210
+            subprocess.run(["ls"], check=True)  # noqa: ASYNC221
+        """,
+        id="waived-by-ruff",
+    ),
 ]
 
 

@@ -128,6 +128,13 @@ QUIET = [
     ),
     pytest.param(
         """
+        import requests
+        requests.get("u")  # noqa: S113 (a local fixture server)
+        """,
+        id="requests-waived-by-ruff",
+    ),
+    pytest.param(
+        """
         import functools, requests
         from requests.adapters import HTTPAdapter
         class TimeoutAdapter(HTTPAdapter):
