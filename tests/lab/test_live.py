@@ -102,7 +102,7 @@ def test_deadlock_live_holds_the_row_until_the_call_times_out(tmp_path: Path) ->
 @pytest.mark.slow
 def test_cascading_failure_live_starves_the_catalog_without_timeouts(tmp_path: Path) -> None:
     result = run_scenario_live(
-        Scenario.CASCADING_FAILURE, defended=False, out=tmp_path, options=LiveOptions(duration=12.0)
+        Scenario.CASCADING_FAILURE, defended=False, out=tmp_path, options=LiveOptions(duration=20.0)
     )
     assert (True, result.headline) == (result.outage, result.headline)
 
