@@ -204,7 +204,7 @@ class CircuitBreaker(Strategy):
     def on_success(self, permit: Permit, duration: float) -> None:
         """Report that the call granted ``permit`` succeeded after ``duration`` seconds."""
         if duration < self._slow and permit == self._epoch and self._state is _CLOSED:
-            self._record_fast()  # the hot path: one atomic C call, no lock
+            self._record_fast()  # the hot path (a CountWindow: one atomic C call, no lock)
         else:
             self._record(permit, SLOW if duration >= self._slow else SUCCESS)
 
