@@ -14,7 +14,7 @@ from tests.diagnose.incidents import GOLDEN
 
 from faultwise.diagnose import Window, diagnose, load_incident, split_inputs, to_json
 from faultwise.diagnose._clickhouse import ChdbConnection, open_clickhouse
-from faultwise.diagnose._sql import CLICKHOUSE
+from faultwise.diagnose._sql import CLICKHOUSE, DUCKDB
 from faultwise.lab._diagnose import telemetry_paths
 from faultwise.lab._scenarios import Scenario, run_scenario_sim
 from faultwise.telemetry import Store
@@ -119,3 +119,23 @@ def test_clickhouse_and_duckdb_agree_on_the_labs_outages(
         on_clickhouse["root_cause"]["component"],
         on_clickhouse["root_cause"]["pattern"],
     )
+
+
+def test_clickhouse_percentiles_interpolate_as_duckdb_does(clickhouse: Any) -> None:
+    """p50/p95/p99 over 20,000 latencies (more than ClickHouse's sampling ``quantile`` keeps):
+    the same numbers on both engines."""
+    levels = (0.5, 0.95, 0.99)
+    latency = "((n * 7919) % 10007) / 1000.0"
+    on_clickhouse = clickhouse.query(
+        f"SELECT {', '.join(CLICKHOUSE.quantile('x', q) for q in levels)} "
+        f"FROM (SELECT {latency} AS x FROM (SELECT number AS n FROM numbers(20000)))",
+        "CSV",
+    )
+    with Store() as store:
+        on_duckdb = store.query(
+            f"SELECT {', '.join(DUCKDB.quantile('x', q) for q in levels)} "
+            f"FROM (SELECT {latency} AS x FROM range(20000) t(n))"
+        )[0]
+    assert [round(v, 9) for v in on_duckdb] == [
+        round(float(v), 9) for v in str(on_clickhouse).strip().split(",")
+    ]

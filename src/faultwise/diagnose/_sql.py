@@ -38,7 +38,7 @@ class Dialect:
 
     def quantile(self, expr: str, q: float) -> str:
         if self.name == "clickhouse":
-            return f"quantile({q})({expr})"
+            return f"quantileExactInclusive({q})({expr})"  # quantile_cont's interpolation
         return f"quantile_cont({expr}, {q})"
 
     def matches(self, expr: str, pattern: str, words: Sequence[str] = ()) -> str:
