@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from faultwise._errors import InputError
@@ -157,11 +158,11 @@ def _parse_time(text: str) -> TimeSpec:
         seconds = int(h) * 3600 + int(m) * 60 + int(s or 0)
         return TimeSpec(clock_ns=seconds * 1_000_000_000 + round(float(frac or 0) * 1e9))
     if re.fullmatch(r"\d+(\.\d+)?", text):
-        value = float(text)
-        for limit, scale in ((1e11, 1e9), (1e14, 1e6), (1e17, 1e3)):
+        value = Decimal(text)  # exact: a float keeps only about 16 digits of epoch ns
+        for limit, scale in ((10**11, 10**9), (10**14, 10**6), (10**17, 10**3)):
             if value < limit:
                 return TimeSpec(ns=round(value * scale))
-        return TimeSpec(ns=int(value))
+        return TimeSpec(ns=round(value))
     try:
         when = dt.datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
