@@ -395,13 +395,15 @@ def test_kubernetes_hash_suffixes_are_stripped(pod: str, service: str) -> None:
 
 
 def test_service_from_file_name_skips_generic_names() -> None:
-    assert ["ts-auth-service", None, "payment", None] == [
+    assert ["ts-auth-service", None, "payment", None, "orders", "orders"] == [
         service_from_file(n)
         for n in (
             "ts-auth-service-7f8d7d756d-k7b9j_metric.csv",
             "app.log",
             "payment.log.1.gz",
             "08_43_log.csv",
+            "orders.prom",
+            "orders-5d8f7c9b6-q2x7k.prom.gz",
         )
     ]
 

@@ -20,7 +20,7 @@ POD_SUFFIX = rf"(-{_SAFE}{{6,10}}-{_SAFE}{{5}}|-{_SAFE}{{5}}|-\d+)$"
 POD_SUFFIX_SQL = POD_SUFFIX.replace("\\", "\\\\")
 _POD_SUFFIX = re.compile(POD_SUFFIX)
 _FILE_NOISE = re.compile(
-    r"(\.(log|logs|txt|json|jsonl|ndjson|csv|tsv|out|err|gz|zst|zstd|\d+))+$"
+    r"(\.(log|logs|txt|json|jsonl|ndjson|csv|tsv|out|err|prom|om|gz|zst|zstd|\d+))+$"
     r"|[_.-](log|logs|metric|metrics|trace|traces|spans|events|stdout|stderr|json)$",
     re.IGNORECASE,
 )
