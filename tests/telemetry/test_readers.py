@@ -423,3 +423,29 @@ def test_metric_names_become_prometheus_style() -> None:
         metric_name("CpuUsageRate(%)"),
         metric_name("LatencyP90(s)"),
     ]
+
+
+def test_postgresql_stderr_lines_give_their_level_and_message(tmp_path: Path) -> None:
+    path = _file(
+        tmp_path,
+        "postgres.log",
+        "2026-01-01 10:00:00.123 UTC [4711] LOG:  database system is ready to accept connections\n"
+        "2026-01-01 10:00:01.456 UTC [4712] app@orders ERROR:  deadlock detected\n"
+        "2026-01-01 10:00:01.456 UTC [4712] app@orders DETAIL:  Process 4712 waits for "
+        "ShareLock on transaction 1234; blocked by process 4713.\n"
+        "2026-01-01 10:00:03.000 UTC [4714] FATAL:  password authentication failed\n"
+        "2026-01-01 10:00:05.000 UTC [4715] DEBUG2:  autovacuum: processing database\n",
+    )
+    second = 1_767_261_600 * 10**9
+    assert [
+        (second + 123_000_000, 9, "database system is ready to accept connections"),
+        (second + 1_456_000_000, 17, "deadlock detected"),
+        (
+            second + 1_456_000_000,
+            0,
+            "DETAIL:  Process 4712 waits for ShareLock on transaction 1234; "
+            "blocked by process 4713.",
+        ),
+        (second + 3 * 10**9, 21, "password authentication failed"),
+        (second + 5 * 10**9, 5, "autovacuum: processing database"),
+    ] == _logs(path, "ts_ns, severity, message")

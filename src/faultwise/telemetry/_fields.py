@@ -94,7 +94,10 @@ SEVERITY_WORDS: dict[str, Severity] = {  # the common spellings first: SQL tests
     "ERROR": Severity.ERROR,
     "WARNING": Severity.WARN,
     **dict.fromkeys(["TRACE", "TRC", "FINEST", "FINER", "VERBOSE", "V", "T"], Severity.TRACE),
-    **dict.fromkeys(["DEBUG", "DBG", "FINE", "CONFIG", "D"], Severity.DEBUG),
+    **dict.fromkeys(
+        ["DEBUG", "DBG", "FINE", "CONFIG", "D", "DEBUG1", "DEBUG2", "DEBUG3", "DEBUG4", "DEBUG5"],
+        Severity.DEBUG,
+    ),
     **dict.fromkeys(
         ["INFO", "INF", "INFORMATION", "INFORMATIONAL", "NOTICE", "I", "LOG"], Severity.INFO
     ),

@@ -7,9 +7,10 @@ from a sample in Python and parses every line in DuckDB. :func:`detect_header` t
 on sample lines and keeps the one that matches most (earlier, more specific layouts win ties).
 
 Layouts: the Kubernetes container-runtime (CRI) prefix, RFC 5424 and RFC 3164 syslog,
-nginx/Apache combined and common log format, Spring Boot, logback, log4j (and Hadoop), Python's
-logging cookbook format and its basicConfig default, glog/klog, zap's console encoder, Go's log
-package, and two general ones: a timestamp then a level, and a timestamp alone.
+nginx/Apache combined and common log format, Spring Boot, logback, log4j (and Hadoop),
+PostgreSQL's stderr log, Python's logging cookbook format and its basicConfig default,
+glog/klog, zap's console encoder, Go's log package, and two general ones: a timestamp then a
+level, and a timestamp alone.
 """
 
 from __future__ import annotations
@@ -90,6 +91,11 @@ HEADERS: tuple[Header, ...] = (
         "log4j",
         rf"^(?P<ts>{_ISO})\s+(?P<level>{_LEVEL})\s+\[(?P<thread>[^\]]+)\]\s+"
         r"(?P<logger>[^\s:]+):?\s(?P<msg>.*)$",
+    ),
+    Header(  # PostgreSQL's default log_line_prefix '%m [%p] ' (and '%t', '%u@%d' added)
+        "postgres",
+        rf"^(?P<ts>{_ISO})(?: (?:UTC|GMT))? \[(?P<pid>\d+)\](?:[: ]+\S*@\S*)? "
+        r"(?:(?P<level>DEBUG[1-5]?|INFO|NOTICE|WARNING|ERROR|LOG|FATAL|PANIC):  )?(?P<msg>.*)$",
     ),
     Header(
         "python",
