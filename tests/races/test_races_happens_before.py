@@ -382,3 +382,32 @@ def test_a_lock_used_as_a_signal_between_threads_is_not_a_lock_order_inversion(
     with detect_races(roots=[tmp_path], hang_timeout=0) as detector:
         load_module("hb_signal_lock", SIGNAL_LOCK).run()
     assert [] == list(detector.report().findings)
+
+
+GATES = """
+import threading
+
+class Waiter:
+    def __init__(self):
+        self.wake = threading.Lock()
+        self.wake.acquire()
+
+def run(n):
+    for _ in range(n):  # a bulkhead's waiters: each waits on its own gate, granted by another
+        waiter = Waiter()
+        t = threading.Thread(target=waiter.wake.release)
+        t.start()
+        waiter.wake.acquire(timeout=5)
+        t.join()
+"""
+
+
+def test_gates_released_by_another_thread_are_not_held_for_good(
+    load_module: Loader, tmp_path: Path
+) -> None:
+    from faultwise.races._runtime import thread_state
+
+    with detect_races(roots=[tmp_path], hang_timeout=0) as detector:
+        load_module("hb_gates", GATES).run(200)
+        held = list(thread_state().held)
+    assert ([], ()) == (held, detector.report().findings)

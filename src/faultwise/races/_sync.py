@@ -92,7 +92,8 @@ class TrackedLock:
         while f.f_globals is _G and f.f_back is not None:
             f = f.f_back
         self._acq = (f, f.f_lineno or 0)
-        ts.held.append(self)
+        if not self.signal:  # a signal is not mutual exclusion: it guards nothing
+            ts.held.append(self)
 
     def acquired_at(self) -> _runtime.Site | None:
         """Where the holder took this lock: its thread and stack (while it is held)."""
@@ -119,6 +120,11 @@ class TrackedLock:
         if not self.signal and _active is not None:
             self.signal = True
             _active.lock_is_signal(self)
+        owner = self._owner
+        if self.signal and owner is not None and self in owner.held:
+            # held as a signal (a waiter's gate, released by another thread) would stay in
+            # its holder's held list for good, one entry per wait, and guard later accesses
+            owner.held.remove(self)
 
     def _acquire_raw(self, blocking: bool, timeout: float) -> bool:
         if self._lock.acquire(False):
