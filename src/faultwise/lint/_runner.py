@@ -60,8 +60,8 @@ _PEER_WAIVERS = {
 _PEER_WAIVERS["FW122"] = _PEER_WAIVERS["FW121"]
 # ruff's (flake8-bandit, flake8-async) codes for the same finding
 _PEER_WAIVERS["FW101"] = re.compile(r"noqa:.*\bS113\b|nosec", re.I)
-_PEER_WAIVERS["FW170"] = re.compile(r"noqa:.*\b(ASYNC251|ASYNC101)\b", re.I)
-_PEER_WAIVERS["FW171"] = re.compile(r"noqa:.*\b(ASYNC210|ASYNC211|ASYNC212|ASYNC100)\b", re.I)
+_PEER_WAIVERS["FW170"] = re.compile(r"noqa:.*\bASYNC251\b", re.I)
+_PEER_WAIVERS["FW171"] = re.compile(r"noqa:.*\b(ASYNC210|ASYNC211|ASYNC212)\b", re.I)
 _PEER_WAIVERS["FW173"] = re.compile(r"noqa:.*\b(ASYNC220|ASYNC221|ASYNC222)\b", re.I)
 
 
