@@ -163,15 +163,19 @@ def bench_requests(n: int, rounds: int) -> dict[str, float]:
 # ------------------------------------------------------------------------------------- logging
 
 
+def _plain(logger: logging.Logger) -> None:
+    """A peer's logger as the stock class (faultwise's setup upgrades every existing one)."""
+    logger.__class__ = logging.Logger
+    logging.setLogRecordFactory(logging.LogRecord)
+
+
 def log_faultwise() -> tuple[Callable[[], None], Callable[[], None]]:
-    from faultwise.observe import JsonFormatter, JsonHandler, ObservedLogRecord
+    from faultwise.observe import configure_logging
 
-    handler = JsonHandler(NullStream())  # type: ignore[arg-type]
-    handler.setFormatter(JsonFormatter(service="bench"))
-    logger = _stdlib_logger("faultwise", handler)
+    logger = logging.getLogger("bench.faultwise")  # made before configure_logging, as in apps
 
-    def setup() -> None:  # what configure_logging() installs
-        logging.setLogRecordFactory(ObservedLogRecord)
+    def setup() -> None:  # the documented one-call setup: JSON lines from the root logger
+        configure_logging("bench", stream=NullStream())  # type: ignore[arg-type]
 
     return setup, lambda: logger.info("order placed", extra={"order_id": 42, "amount": 9.5})
 
@@ -183,8 +187,8 @@ def log_faultwise_streamhandler() -> tuple[Callable[[], None], Callable[[], None
     handler.setFormatter(JsonFormatter(service="bench"))
     logger = _stdlib_logger("faultwise_stream", handler)
 
-    def setup() -> None:  # the formatter alone, on the stock handler and record
-        logging.setLogRecordFactory(logging.LogRecord)
+    def setup() -> None:  # the formatter alone, on the stock logger, handler and record
+        _plain(logger)
 
     return setup, lambda: logger.info("order placed", extra={"order_id": 42, "amount": 9.5})
 
@@ -197,7 +201,7 @@ def log_pythonjsonlogger() -> tuple[Callable[[], None], Callable[[], None]]:
     logger = _stdlib_logger("pythonjsonlogger", handler)
 
     def setup() -> None:
-        logging.setLogRecordFactory(logging.LogRecord)
+        _plain(logger)
 
     return setup, lambda: logger.info("order placed", extra={"order_id": 42, "amount": 9.5})
 
@@ -298,15 +302,22 @@ def _time_lines(emit: Callable[[], None], n: int) -> float:
 def bench_logs(n: int, rounds: int) -> dict[str, float]:
     from faultwise.observe import request_context
 
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, logging.getLoggerClass(), logging.getLogRecordFactory())
     variants = {name: make() for name, make in LOG_VARIANTS.items()}
     best = dict.fromkeys(variants, float("inf"))
-    # inside a request, so faultwise's lines also carry request_id, trace_id and span_id
-    with request_context(request_id="bench-request"):
-        for _ in range(rounds):
-            for name, (setup, emit) in variants.items():
-                setup()
-                best[name] = min(best[name], _time_lines(emit, n))
-    logging.setLogRecordFactory(logging.LogRecord)
+    try:
+        # inside a request, so faultwise's lines also carry request_id, trace_id and span_id
+        with request_context(request_id="bench-request"):
+            for _ in range(rounds):
+                for name, (setup, emit) in variants.items():
+                    setup()
+                    best[name] = min(best[name], _time_lines(emit, n))
+    finally:
+        root.handlers[:], _, loggers, factory = saved
+        root.setLevel(saved[1])
+        logging.setLoggerClass(loggers)
+        logging.setLogRecordFactory(factory)
     return best
 
 

@@ -260,18 +260,11 @@ def test_observed_record_formats_a_mapping_argument_like_the_stock_record() -> N
     assert "1-2" == record.getMessage()
 
 
-def test_configure_logging_routes_root_records_to_json_lines() -> None:
+def test_configure_logging_routes_root_records_to_json_lines(logging_state: None) -> None:
     stream = io.BytesIO()
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level, logging.getLogRecordFactory())
-    try:
-        configure_logging("api", level="DEBUG", stream=stream)
-        assert ObservedLogRecord is logging.getLogRecordFactory()
-        logging.getLogger("some.library").debug("connected", extra={"peer": "db"})
-    finally:
-        root.handlers[:], _, factory = saved
-        root.setLevel(saved[1])
-        logging.setLogRecordFactory(factory)
+    configure_logging("api", level="DEBUG", stream=stream)
+    assert ObservedLogRecord is logging.getLogRecordFactory()
+    logging.getLogger("some.library").debug("connected", extra={"peer": "db"})
     line = orjson.loads(stream.getvalue())
     assert ("DEBUG", "connected", "api", "some.library", "db") == (
         line["severity"],
@@ -282,21 +275,13 @@ def test_configure_logging_routes_root_records_to_json_lines() -> None:
     )
 
 
-def test_configure_logging_keeps_a_factory_someone_else_installed() -> None:
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-
+def test_configure_logging_keeps_a_factory_someone_else_installed(logging_state: None) -> None:
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         return logging.LogRecord(*args, **kwargs)
 
     logging.setLogRecordFactory(factory)
-    try:
-        configure_logging("api", stream=io.BytesIO())
-        assert factory is logging.getLogRecordFactory()
-    finally:
-        root.handlers[:] = saved[0]
-        root.setLevel(saved[1])
-        logging.setLogRecordFactory(logging.LogRecord)
+    configure_logging("api", stream=io.BytesIO())
+    assert factory is logging.getLogRecordFactory()
 
 
 def test_structlog_renderer_emits_the_same_fields() -> None:

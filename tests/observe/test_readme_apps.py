@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +32,8 @@ def run_example(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level, logging.getLogRecordFactory())
-    yield
-    root.handlers[:] = saved[0]
-    root.setLevel(saved[1])
-    logging.setLogRecordFactory(saved[2])
+def restore_logging(logging_state: None) -> None:
+    """The examples call configure_logging: undone after each test."""
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:

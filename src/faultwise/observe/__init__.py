@@ -45,6 +45,7 @@ from faultwise.observe._health import (  # noqa: E402
 from faultwise.observe._logging import (  # noqa: E402
     JsonFormatter,
     JsonHandler,
+    ObservedLogger,
     ObservedLogRecord,
     StructlogRenderer,
     configure_logging,
@@ -75,6 +76,7 @@ __all__ = [
     "ObserveWSGIMiddleware",
     "ObservedAdapter",
     "ObservedLogRecord",
+    "ObservedLogger",
     "ObservedTransport",
     "PoolPinned",
     "PoolReleased",

@@ -141,7 +141,7 @@ class MiddlewareBase(Generic[A, R]):
         self._endpoints = endpoints
 
     @staticmethod
-    def _default_route(request: R) -> str:
+    def _default_route(request: R, /) -> str:
         raise NotImplementedError
 
     @staticmethod

@@ -38,6 +38,7 @@ __all__ = [
     "JsonFormatter",
     "JsonHandler",
     "ObservedLogRecord",
+    "ObservedLogger",
     "StructlogRenderer",
     "configure_logging",
     "json_handlers",
@@ -408,6 +409,24 @@ class JsonFormatter(logging.Formatter):
         out.update(attributes)
         return orjson.dumps(out, default=_default, option=orjson.OPT_APPEND_NEWLINE)
 
+    def call_line(  # noqa: PLR0917
+        self,
+        ns: int,
+        severity: str,
+        message: str,
+        logger: str,
+        thread: str,
+        extra: Mapping[str, object] | None,
+    ) -> bytes:
+        """One JSON line (newline included) for a logging call made without a record
+        (:class:`ObservedLogger`): the same object :meth:`format_bytes` builds from the
+        record that call would have made."""
+        fields = self._fields
+        out = fields.head(ns, severity, message, logger, thread)
+        if extra:
+            fields.attributes(out, extra.items())
+        return orjson.dumps(out, default=_default, option=orjson.OPT_APPEND_NEWLINE)
+
     def format_bytes(self, record: logging.LogRecord, option: int = 0) -> bytes:
         """The JSON object as UTF-8 bytes (``option``: orjson options, say a newline)."""
         d = record.__dict__
@@ -616,9 +635,11 @@ def configure_logging(
 ) -> JsonHandler:
     """Send every stdlib log record, as JSON lines, to ``stream`` (default standard error).
 
-    Replaces the root logger's handlers with one :class:`JsonHandler`, sets the root level and,
-    unless ``fast_records=False``, installs :class:`ObservedLogRecord` as the record factory
-    (only over the stock factory: a factory someone else installed is kept).
+    Replaces the root logger's handlers with one :class:`JsonHandler` and sets the root level.
+    Unless ``fast_records=False``, it also installs :class:`ObservedLogRecord` as the record
+    factory and :class:`ObservedLogger` as the logger class, for new loggers and for the plain
+    ``logging.Logger`` objects already created (the root included). Either is installed only
+    over the stock one: a factory or logger class someone else installed is kept.
     Returns the handler.
 
     >>> configure_logging("checkout")  # doctest: +SKIP
@@ -630,9 +651,112 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    if fast_records and logging.getLogRecordFactory() is logging.LogRecord:
-        logging.setLogRecordFactory(ObservedLogRecord)
+    if fast_records:
+        if logging.getLogRecordFactory() is logging.LogRecord:
+            logging.setLogRecordFactory(ObservedLogRecord)
+        if logging.getLoggerClass() is logging.Logger:
+            _install_logger_class()
     return handler
+
+
+# ------------------------------------------------------------------------ record-free lines
+
+
+class ObservedLogger(logging.Logger):
+    """A ``logging.Logger`` that writes lines for JSON handlers without making a record.
+
+    When every handler a call would reach is a filter-free :class:`JsonHandler` with a
+    :class:`JsonFormatter` (see :func:`json_handlers`), the logger has no filters, the call
+    carries no ``exc_info`` or ``stack_info`` and the record factory is the stock one or
+    :class:`ObservedLogRecord`, the line is rendered straight from the call's arguments:
+    the same bytes the record would have produced, without finding the caller (no field
+    shows it), building a ``LogRecord`` and copying ``extra`` into it. Any other call, and any
+    call whose message cannot be formatted, takes the stock path, so handlers, filters and
+    logging's own error reporting see a real record. ``extra`` keys that would overwrite a
+    record attribute raise ``KeyError`` either way.
+
+    Installed by :func:`configure_logging`; ``logging.setLoggerClass(ObservedLogger)`` does it
+    for loggers created afterwards.
+    """
+
+    def _log(  # noqa: PLR0917  (Logger._log's own signature)
+        self,
+        level: int,
+        msg: object,
+        args: Any,
+        exc_info: Any = None,
+        extra: Mapping[str, object] | None = None,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+    ) -> None:
+        if not exc_info and not stack_info:
+            handlers = json_handlers(self, level)
+            if handlers is not None:
+                factory = logging.getLogRecordFactory()
+                reserved = _RESERVED.get(factory)
+                if reserved is not None:
+                    made = _call_lines(handlers, self.name, level, msg, args, extra, reserved)
+                    if made is not None:
+                        message, lines = made
+                        for handler, line in zip(handlers, lines, strict=True):
+                            _write(handler, line, self.name, level, message)
+                        return
+        super()._log(level, msg, args, exc_info, extra, stack_info, stacklevel + 1)
+
+
+class _ObservedRootLogger(ObservedLogger, logging.RootLogger):
+    """The root logger, upgraded in place by :func:`configure_logging`."""
+
+
+# extra= keys makeRecord refuses ("Attempt to overwrite ... in LogRecord"), per record factory
+_RESERVED: Final[dict[Any, frozenset[str]]] = {
+    factory: frozenset(("message", "asctime", *factory("p", 20, "", 1, "", None, None).__dict__))
+    for factory in (logging.LogRecord, ObservedLogRecord)
+}
+
+
+def _call_lines(  # noqa: PLR0917
+    handlers: list[JsonHandler],
+    logger: str,
+    level: int,
+    msg: object,
+    args: Any,
+    extra: Mapping[str, object] | None,
+    reserved: frozenset[str],
+) -> tuple[str, list[bytes]] | None:
+    """The message and each handler's line for one logging call; None: take the stock path."""
+    if extra:
+        for key in extra:
+            if key in reserved:
+                raise KeyError(f"Attempt to overwrite {key!r} in LogRecord")
+    try:
+        message = msg if type(msg) is str else str(msg)
+        if args:
+            # as in LogRecord: logger.info("%(a)s", {"a": 1}) formats with the mapping
+            if len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
+                args = args[0]
+            message %= args
+        ns = time.time_ns()
+        thread = threading.current_thread().name
+        severity = _LEVEL_NAMES.get(level) or logging.getLevelName(level)
+        lines = []
+        for handler in handlers:
+            fmt: JsonFormatter = handler.formatter  # type: ignore[assignment]
+            lines.append(fmt.call_line(ns, severity, message, logger, thread, extra))
+    except Exception:  # the stock path reports it through Handler.handleError, as usual
+        return None
+    return message, lines
+
+
+def _install_logger_class() -> None:
+    """:class:`ObservedLogger` for new loggers and for existing plain ones (root included)."""
+    logging.setLoggerClass(ObservedLogger)
+    with logging._lock:  # type: ignore[attr-defined]  # the lock getLogger itself takes
+        for existing in list(logging.Logger.manager.loggerDict.values()):
+            if type(existing) is logging.Logger:
+                existing.__class__ = ObservedLogger
+    if type(logging.root) is logging.RootLogger:
+        logging.root.__class__ = _ObservedRootLogger
 
 
 # ------------------------------------------------------------------------------------ structlog

@@ -81,9 +81,7 @@ class ObserveMiddleware(MiddlewareBase[ASGIApp, Scope]):
     metrics and the access log.
     """
 
-    @staticmethod
-    def _default_route(request: Scope) -> str:
-        return starlette_route(request)
+    _default_route = staticmethod(starlette_route)
 
     _metrics_app = staticmethod(make_asgi_app)
 
@@ -115,16 +113,18 @@ class ObserveMiddleware(MiddlewareBase[ASGIApp, Scope]):
                 timeout_ms = value.decode("latin-1")
         ctx, token = self._observer.start(request_id, traceparent, tracestate)
         budget = self._observer.enter_deadline(timeout_ms) if timeout_ms is not None else None
-        extra_headers = [(b"x-request-id", ctx[0].encode())]
-        if self._traceresponse:
-            extra_headers.append((b"traceresponse", ctx.traceparent.encode()))
+        request_header = (b"x-request-id", ctx[0].encode())
+        trace_header = (b"traceresponse", ctx.traceparent.encode()) if self._traceresponse else None
         status = 500
 
         async def send_observed(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), *extra_headers]
+                headers = [*message.get("headers", ()), request_header]  # a copy: never the app's
+                if trace_header is not None:
+                    headers.append(trace_header)
+                message["headers"] = headers
             await send(message)
 
         error: BaseException | None = None

@@ -75,9 +75,7 @@ class ObserveWSGIMiddleware(MiddlewareBase[WSGIApp, Environ]):
     framework hook stored under :data:`ROUTE_KEY`; :func:`instrument_flask` installs one).
     """
 
-    @staticmethod
-    def _default_route(request: Environ) -> str:
-        return environ_route(request)
+    _default_route = staticmethod(environ_route)
 
     _metrics_app = staticmethod(make_wsgi_app)
 
