@@ -2,7 +2,10 @@
 
 Every case wraps the same trivial function (``return 1``) the way its library documents;
 times are CPU ns per call (best of interleaved rounds, see bench/_common.py). The parallel case
-is wall time: 8 threads each make one 0.2 s call through one shared breaker.
+is wall time: 8 threads each make one 0.2 s call through one shared breaker. The state rows
+call the hot methods directly: ``CircuitBreaker.on_success`` with each window (on one breaker,
+and round-robin over 10,000 breakers, where the objects no longer sit in the CPU's caches) and
+``RetryBudget.deposit``.
 
     python bench/resilience.py              # full run, table with ratios
     python bench/resilience.py --quick --json
@@ -10,6 +13,8 @@ is wall time: 8 threads each make one 0.2 s call through one shared breaker.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +27,18 @@ import tenacity
 from purgatory import SyncCircuitBreakerFactory
 
 from _common import arguments, async_ns_per_call, best_ns_per_call, emit, table
-from faultwise.resilience import Bulkhead, CircuitBreaker, Policy, Retry, Timeout
+from faultwise.resilience import (
+    Bulkhead,
+    CircuitBreaker,
+    CountWindow,
+    Policy,
+    Retry,
+    RetryBudget,
+    Timeout,
+    TimeWindow,
+)
+
+MANY = 10_000  # breakers in the round-robin cases
 
 
 def work() -> int:
@@ -48,6 +64,33 @@ def sync_cases() -> dict[str, Callable[[], object]]:
         "circuitbreaker_ns": circuitbreaker.circuit(work),
         "purgatory_ns": SyncCircuitBreakerFactory()("bench")(work),
         "policy_ns": full_policy()(work),
+    }
+
+
+def on_success(window: Callable[[], CountWindow | TimeWindow]) -> Callable[[], None]:
+    """``on_success`` of a closed breaker with a fast call, bound to its permit."""
+    breaker = CircuitBreaker(window=window())
+    return functools.partial(breaker.on_success, breaker.acquire(), 0.0)
+
+
+def round_robin(calls: list[Callable[[], object]]) -> Callable[[], object]:
+    """Each of ``calls`` in turn."""
+    turn = itertools.cycle(calls).__next__
+
+    def call() -> object:
+        return turn()()
+
+    return call
+
+
+def state_cases() -> dict[str, Callable[[], object]]:
+    return {
+        "round_robin_bare_ns": round_robin([work] * MANY),
+        "count_success_ns": on_success(CountWindow),
+        "time_success_ns": on_success(TimeWindow),
+        "count_success_many_ns": round_robin([on_success(CountWindow) for _ in range(MANY)]),
+        "time_success_many_ns": round_robin([on_success(TimeWindow) for _ in range(MANY)]),
+        "deposit_ns": RetryBudget().deposit,
     }
 
 
@@ -88,6 +131,7 @@ def main() -> None:
     number, rounds = (20_000, 5) if args.quick else (200_000, 9)
     result: dict[str, float] = {}
     result.update(best_ns_per_call(sync_cases(), number=number, rounds=rounds))
+    result.update(best_ns_per_call(state_cases(), number=number, rounds=rounds))
     result.update(async_ns_per_call(async_cases(), number=number // 2, rounds=rounds))
     breaker, shared = CircuitBreaker(), pybreaker.CircuitBreaker()
     result["breaker_parallel_s"] = parallel_seconds(lambda fn: Policy(breaker).run(fn))
@@ -129,17 +173,33 @@ def render(r: dict[str, float]) -> str:
         ("", "", "circuitbreaker async", r["circuitbreaker_async_ns"]),
         ("faultwise Policy, async", r["policy_async_ns"], "tenacity async", r["tenacity_async_ns"]),
     ]
+    count_ns, many_ns = r["count_success_ns"], r["count_success_many_ns"]
+    state_rows = [
+        ("CircuitBreaker.on_success, TimeWindow", r["time_success_ns"], "CountWindow", count_ns),
+        (
+            f"the same, round-robin over {MANY:,} breakers",
+            r["time_success_many_ns"],
+            "CountWindow",
+            many_ns,
+        ),
+        ("", "", "round-robin step alone", r["round_robin_bare_ns"]),
+        ("RetryBudget.deposit", r["deposit_ns"], "", ""),
+    ]
     ratios = [
         ("tenacity_retry_ns / retry_ns", tenacity_ns / r["retry_ns"], ">= 20"),
         ("circuitbreaker_ns / breaker_ns", r["circuitbreaker_ns"] / r["breaker_ns"], ">= 1"),
         ("tenacity_retry_ns / policy_ns", tenacity_ns / r["policy_ns"], ">= 6"),
         ("breaker_parallel_s", r["breaker_parallel_s"], "< 0.3"),
         ("pybreaker_parallel_s", r["pybreaker_parallel_s"], ""),
+        ("time_success_ns / count_success_ns", r["time_success_ns"] / count_ns, ""),
+        ("time_success_many_ns / count_success_many_ns", r["time_success_many_ns"] / many_ns, ""),
     ]
     return "\n\n".join(
         [
             "Success-path overhead, CPU ns per call (best of interleaved rounds)",
             table(["faultwise", "ns", "peer", "ns"], rows),
+            "State on the success path, CPU ns per call (peer: the same with a CountWindow)",
+            table(["faultwise", "ns", "reference", "ns"], state_rows),
             table(["ratio", "value", "target"], ratios),
         ]
     )
