@@ -73,5 +73,29 @@ def test_concurrent_withdrawals_never_exceed_the_balance() -> None:
     assert (1000, 0.0) == (sum(granted), budget.balance())
 
 
+@pytest.mark.usefixtures("busy_switching")
+def test_concurrent_deposits_are_all_counted() -> None:
+    clock = FakeClock()
+    budget = RetryBudget(0.5, min_per_second=0.0, ttl=1000.0, clock=clock)
+    granted: list[int] = []
+
+    def work() -> None:
+        withdrawn = 0
+        for i in range(1, 20_001):
+            if i % 1000 == 0:
+                clock.advance(5.0)  # 8 x 20 x 5 s stays inside the 1000 s ttl
+            budget.deposit()
+            if i % 10 == 0:  # each thread deposited 5 tokens per withdrawal: always granted
+                withdrawn += budget.try_withdraw()
+        granted.append(withdrawn)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert ([2000] * 8, 8 * 20_000 * 0.5 - 8 * 2000) == (granted, budget.balance())
+
+
 def test_repr_shows_the_balance() -> None:
     assert "RetryBudget(name='retry_budget', balance=100.0)" == repr(RetryBudget(clock=FakeClock()))

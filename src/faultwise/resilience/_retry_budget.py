@@ -68,7 +68,10 @@ class RetryBudget:
         self.name = name
         self._deposit = round(ratio * _SCALE)
         self._reserve = round(min_per_second * ttl * _SCALE)
-        self._store = store if store is not None else SlidingSum(ttl, clock=clock)
+        # a deposit is the in-memory sum's unit: the per-request path then takes no lock
+        self._store = (
+            store if store is not None else SlidingSum(ttl, unit=self._deposit, clock=clock)
+        )
 
     def deposit(self) -> None:
         """Count one request (every original call does this once)."""

@@ -46,50 +46,133 @@ class SlidingSumStore(Protocol):
     def total(self) -> int: ...
 
 
-class SlidingSum:
-    """An integer sum over the last ``window`` seconds, kept in ``slices`` time slices."""
+class _Ring:
+    """Sums over the last ``slices`` time slices of ``width`` seconds: a tally that any thread
+    bumps with no lock, and ``columns`` sums changed under the lock.
 
-    __slots__ = ("_index", "_lock", "_now", "_ring", "_total", "_width")
+    The tally is one ``itertools.count`` for the ring's whole life, never replaced; each slice
+    keeps the tally's value when it began, so the bumps in the window are the tally now minus
+    that value for the oldest live slice, and a bump can never land in a detached counter.
+    """
 
-    def __init__(self, window: float, *, slices: int = 10, clock: Clock = SYSTEM_CLOCK) -> None:
-        self._width = window / slices
-        self._ring = [0] * slices
-        self._total = 0
+    __slots__ = (
+        "_bump",
+        "_columns",
+        "_edge",
+        "_index",
+        "_lock",
+        "_marks",
+        "_now",
+        "_reads",
+        "_sums",
+        "_tally",
+        "_width",
+    )
+
+    def __init__(self, width: float, slices: int, columns: int, clock: Clock) -> None:
+        self._width = width
         self._now = clock.now
-        self._index = math.floor(self._now() / self._width)
         self._lock = threading.Lock()
+        self._tally = itertools.count()
+        self._bump = self._tally.__next__
+        self._reads = 0
+        self._marks = [0] * slices
+        self._columns = [[0] * slices for _ in range(columns)]
+        self._sums = [0] * columns
+        self._index = math.floor(self._now() / width)
+        self._edge = (self._index + 1) * width  # the time the current slice ends
+
+    def _bumps(self) -> int:
+        """Bumps so far (the lock is held). ``next()`` both reads and advances the tally: the
+        steps readers took are discounted, and readers take them only under the lock."""
+        value = next(self._tally) - self._reads
+        self._reads += 1
+        return value
 
     def _roll(self) -> int:
+        """Empty the slices that left the window (the lock is held); the current slot."""
         index = math.floor(self._now() / self._width)
-        gap = index - self._index
-        if gap > 0:
-            ring, n = self._ring, len(self._ring)
-            for step in range(1, min(gap, n) + 1):
+        n = len(self._marks)
+        if index > self._index:
+            began = self._bumps()
+            for step in range(1, min(index - self._index, n) + 1):
                 slot = (self._index + step) % n
-                self._total -= ring[slot]
-                ring[slot] = 0
+                self._marks[slot] = began
+                for c, column in enumerate(self._columns):
+                    self._sums[c] -= column[slot]
+                    column[slot] = 0
             self._index = index
-        return index % len(self._ring)
+            self._edge = (index + 1) * self._width
+        return self._index % n
+
+    def _add(self, slot: int, column: int, delta: int) -> None:
+        """Add to a column's slot (the lock is held)."""
+        self._columns[column][slot] += delta
+        self._sums[column] += delta
+
+    def _in_window(self) -> int:
+        """Bumps in the window (the lock is held, the ring rolled)."""
+        return self._bumps() - self._marks[(self._index + 1) % len(self._marks)]
+
+    def _clear(self) -> None:
+        """Forget every slice (the lock is held)."""
+        n = len(self._marks)
+        self._marks[:] = [self._bumps()] * n
+        for column in self._columns:
+            column[:] = [0] * n
+        self._sums[:] = [0] * len(self._sums)
+
+
+# The lock-free fast paths below (SlidingSum.add, TimeWindow.record_success) bump the tally
+# while the clock is still before the current slice's end. Why no update is lost:
+# - the bump is ``itertools.count.__next__``, one C call that runs under the GIL without
+#   releasing it, so two threads' bumps never interleave; ``ring[slot] += 1`` is a load, an
+#   add and a store, and CPython does not promise that no thread runs in between. The argument
+#   needs the GIL, as CountWindow's does: it does not hold on a free-threaded build.
+# - ``_edge`` is read without the lock, and only ever grows. A stale value sends the call to
+#   the locked path, which rolls as needed. A roll by another thread between the check and the
+#   bump moves the bump into the slice that just began (the slices' marks are tally values): a
+#   call at a boundary is counted one slice late, never lost and never in an expired slice.
+
+
+class SlidingSum(_Ring):
+    """An integer sum over the last ``window`` seconds, kept in ``slices`` time slices.
+
+    Adding ``unit`` (a request counter's 1, a retry budget's deposit) takes no lock while the
+    current slice lasts; other deltas, a slice change and reads take the lock.
+    """
+
+    __slots__ = ("_unit",)
+
+    def __init__(
+        self, window: float, *, slices: int = 10, unit: int = 1, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        super().__init__(window / slices, slices, 1, clock)
+        self._unit = unit
 
     def add(self, delta: int) -> None:
+        if delta == self._unit and self._now() < self._edge:
+            self._bump()  # lock-free: see the comment above this class
+            return
         with self._lock:
-            self._ring[self._roll()] += delta
-            self._total += delta
+            self._add(self._roll(), 0, delta)
 
     def add_if_at_least(self, delta: int, floor: int) -> bool:
         """Add ``delta`` only if the sum stays ``>= floor``; says whether it did."""
         with self._lock:
             slot = self._roll()
-            if self._total + delta < floor:
+            if self._sum() + delta < floor:
                 return False
-            self._ring[slot] += delta
-            self._total += delta
+            self._add(slot, 0, delta)
             return True
 
     def total(self) -> int:
         with self._lock:
             self._roll()
-            return self._total
+            return self._sum()
+
+    def _sum(self) -> int:
+        return self._sums[0] + self._unit * self._in_window()
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,50 +259,46 @@ class CountWindow:
         return f"CountWindow(size={self.size})"
 
 
-class TimeWindow:
+class TimeWindow(_Ring):
     """Outcomes of the last ``seconds`` seconds, in one-second buckets (resilience4j's
-    time-based window)."""
+    time-based window).
 
-    __slots__ = ("_calls", "_failures", "_lock", "_now", "_second", "_slow", "seconds")
+    A success within the second of the last roll takes no lock (one ``itertools.count`` step,
+    as in :class:`CountWindow`); other outcomes, a new second and reads take the lock.
+    """
+
+    __slots__ = ("seconds",)
 
     def __init__(self, seconds: int = 60, *, clock: Clock = SYSTEM_CLOCK) -> None:
         if seconds < 1:
             raise ValueError(f"window seconds must be >= 1, got {seconds!r}")
+        super().__init__(1.0, seconds, 2, clock)  # calls are the tally; failures, slow calls
         self.seconds = seconds
-        self._now = clock.now
-        self._lock = threading.Lock()
-        self._calls = [0] * seconds
-        self._failures = [0] * seconds
-        self._slow = [0] * seconds
-        self._second = math.floor(self._now())
-
-    def _roll(self) -> int:
-        second = math.floor(self._now())
-        for step in range(1, min(second - self._second, self.seconds) + 1):
-            slot = (self._second + step) % self.seconds
-            self._calls[slot] = self._failures[slot] = self._slow[slot] = 0
-        self._second = max(second, self._second)
-        return self._second % self.seconds
 
     def record_success(self) -> None:
-        self.record(SUCCESS)
+        if self._now() < self._edge:
+            self._bump()  # lock-free: see the comment above SlidingSum
+        else:
+            self.record(SUCCESS)
 
     def record(self, outcome: int) -> None:
         with self._lock:
             slot = self._roll()
-            self._calls[slot] += 1
-            self._failures[slot] += outcome & FAILURE
-            self._slow[slot] += (outcome & SLOW) >> 1
+            self._bump()
+            if outcome & FAILURE:
+                self._add(slot, 0, 1)
+            if outcome & SLOW:
+                self._add(slot, 1, 1)
 
     def counts(self) -> WindowCounts:
         with self._lock:
             self._roll()
-            return WindowCounts(sum(self._calls), sum(self._failures), sum(self._slow))
+            failures, slow = self._sums
+            return WindowCounts(self._in_window(), failures, slow)
 
     def reset(self) -> None:
         with self._lock:
-            for ring in (self._calls, self._failures, self._slow):
-                ring[:] = [0] * self.seconds
+            self._clear()
 
     def __repr__(self) -> str:
         return f"TimeWindow(seconds={self.seconds})"
