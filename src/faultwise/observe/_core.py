@@ -29,12 +29,14 @@ __all__ = ["ACCESS_LOGGER", "MiddlewareBase", "Observer"]
 
 ACCESS_LOGGER: Final = "faultwise.access"
 UNMATCHED_ROUTE: Final = ""  # Prometheus' spelling of "no http.route": never the raw path
+_INFO: Final = logging.INFO
+_ERROR: Final = logging.ERROR
 
 
 class Observer:
     """Per-request bookkeeping shared by :class:`ObserveMiddleware` and its WSGI twin."""
 
-    __slots__ = ("_access", "_enter", "_leave", "_metrics", "_observers", "_sampled")
+    __slots__ = ("_access", "_leave", "_metrics", "_observers", "enter", "sampled")
 
     def __init__(
         self,
@@ -45,18 +47,18 @@ class Observer:
     ) -> None:
         self._metrics = metric_set(HttpServerMetrics, registry)
         self._observers = self._metrics.observers
-        self._enter = self._metrics.enter
+        self.enter = self._metrics.enter
         self._leave = self._metrics.leave
         if access_log is True:
             access_log = logging.getLogger(ACCESS_LOGGER)
         self._access: logging.Logger | None = access_log or None
-        self._sampled = sampled
+        self.sampled = sampled
 
     def start(
         self, request_id: str | None, traceparent: str | None, tracestate: str | None
     ) -> tuple[_context.RequestContext, Token[_context.RequestContext | None]]:
-        ctx = _context.make_context(request_id, traceparent, tracestate, self._sampled)
-        self._enter()
+        ctx = _context.make_context(request_id, traceparent, tracestate, self.sampled)
+        self.enter()
         return ctx, _context.current_var.set(ctx)
 
     @staticmethod
@@ -95,14 +97,14 @@ class Observer:
         if observe is None:
             observe = self._metrics.observer(method, route, status)
         observe(seconds)
+        level = _INFO
         if error is not None or status >= 500:
+            level = _ERROR
             error_type = type(error).__qualname__ if error is not None else str(status)
             self._metrics.errors.labels(method, route, error_type).inc()
         access = self._access
-        if access is not None:
-            level = logging.ERROR if status >= 500 or error is not None else logging.INFO
-            if access.isEnabledFor(level):
-                log_access(access, level, ctx, method, path, route, status, seconds, client, error)
+        if access is not None and access.isEnabledFor(level):
+            log_access(access, level, ctx, method, path, route, status, seconds, client, error)
         try:
             _context.current_var.reset(token)
         except ValueError:  # finished in another context (a WSGI iterable closed elsewhere)

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from prometheus_client import make_asgi_app
 
+from faultwise.observe._context import current_var, make_context
 from faultwise.observe._core import UNMATCHED_ROUTE, MiddlewareBase
 
 __all__ = ["ASGIApp", "ObserveMiddleware", "starlette_route"]
@@ -111,8 +112,11 @@ class ObserveMiddleware(MiddlewareBase[ASGIApp, Scope]):
                 tracestate = value.decode("latin-1")
             else:
                 timeout_ms = value.decode("latin-1")
-        ctx, token = self._observer.start(request_id, traceparent, tracestate)
-        budget = self._observer.enter_deadline(timeout_ms) if timeout_ms is not None else None
+        observer = self._observer
+        ctx = make_context(request_id, traceparent, tracestate, observer.sampled)
+        observer.enter()
+        token = current_var.set(ctx)  # Observer.start inlined: once per request
+        budget = observer.enter_deadline(timeout_ms) if timeout_ms is not None else None
         request_header = (b"x-request-id", ctx[0].encode())
         trace_header = (b"traceresponse", ctx.traceparent.encode()) if self._traceresponse else None
         status = 500
@@ -136,9 +140,9 @@ class ObserveMiddleware(MiddlewareBase[ASGIApp, Scope]):
             raise
         finally:
             if budget is not None:
-                self._observer.exit_deadline(budget)
+                observer.exit_deadline(budget)
             client = scope.get("client")
-            self._observer.finish(
+            observer.finish(
                 ctx,
                 token,
                 scope["method"],
