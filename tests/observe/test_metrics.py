@@ -164,3 +164,89 @@ def test_the_bound_observer_fills_buckets_as_histogram_observe_does() -> None:
         stock_child.observe(amount)
         observe(amount)
     assert samples(stock) == samples(bound)
+
+
+def _exposition(registry: CollectorRegistry) -> list[str]:
+    from prometheus_client import generate_latest
+
+    return [
+        line
+        for line in generate_latest(registry).decode().splitlines()
+        if "_created" not in line  # creation times differ by construction
+    ]
+
+
+def test_the_cell_histogram_is_exposed_exactly_as_prometheus_histogram() -> None:
+    from prometheus_client import Histogram
+
+    from faultwise.observe._metrics import HTTP_BUCKETS, CellHistogram
+
+    labels = ("method", "route")
+    stock, cells = CollectorRegistry(), CollectorRegistry()
+    histogram = Histogram("d_seconds", "Durations.", labels, buckets=HTTP_BUCKETS, registry=stock)
+    cell = CellHistogram("d_seconds", "Durations.", labels, HTTP_BUCKETS, cells)
+    amounts = [0.0, 0.005, 0.0051, 0.1, 0.3, 10.0, 11.0, 0.0049, -1.0, 2.5]
+    for method, route in [("GET", "/a"), ("POST", "/b/{id}"), ("GET", "/a")]:
+        observe = cell.observer(method, route)
+        for amount in amounts:
+            histogram.labels(method, route).observe(amount)
+            observe(amount)
+    assert _exposition(stock) == _exposition(cells)
+    created = [s for m in cells.collect() for s in m.samples if s.name.endswith("_created")]
+    assert 2 == len(created)
+
+
+def test_the_cell_histogram_leaves_out_created_series_when_prometheus_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prometheus_client import metrics
+
+    from faultwise.observe._metrics import HTTP_BUCKETS, CellHistogram
+
+    registry = CollectorRegistry()
+    CellHistogram("d_seconds", "d", ("route",), HTTP_BUCKETS, registry).observer("/a")(0.1)
+    monkeypatch.setattr(metrics, "_use_created", False)
+    assert not [s for m in registry.collect() for s in m.samples if "_created" in s.name]
+
+
+def test_the_cell_histogram_counts_every_observation_of_concurrent_threads() -> None:
+    import threading
+
+    from faultwise.observe._metrics import HTTP_BUCKETS, CellHistogram
+
+    registry = CollectorRegistry()
+    observe = CellHistogram("d_seconds", "d", ("route",), HTTP_BUCKETS, registry).observer("/a")
+    start = threading.Barrier(8)
+
+    def work() -> None:
+        start.wait(timeout=10)
+        for i in range(20_000):
+            observe(0.002 if i % 2 else 0.2)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    value = registry.get_sample_value
+    assert 160_000 == value("d_seconds_count", {"route": "/a"})
+    assert 80_000 == value("d_seconds_bucket", {"route": "/a", "le": "0.005"})
+    assert 160_000 == value("d_seconds_bucket", {"route": "/a", "le": "0.25"})
+    assert pytest.approx(80_000 * 0.202) == value("d_seconds_sum", {"route": "/a"})
+
+
+def test_the_cells_of_ended_threads_are_folded_and_still_counted() -> None:
+    import threading
+
+    from faultwise.observe._metrics import HTTP_BUCKETS, CellHistogram
+
+    registry = CollectorRegistry()
+    histogram = CellHistogram("d_seconds", "d", ("route",), HTTP_BUCKETS, registry)
+    observe = histogram.observer("/a")
+    for _ in range(200):  # a thread per request, as some servers run
+        thread = threading.Thread(target=observe, args=(0.01,))
+        thread.start()
+        thread.join(timeout=10)
+    assert 200 == registry.get_sample_value("d_seconds_count", {"route": "/a"})
+    (child,) = histogram._children.values()
+    assert len(child._live) <= 16
