@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from faultwise.cli import main
-from faultwise.telemetry import Format
+from faultwise.telemetry import Format, load
 
 READERS = [f.value for f in Format if f not in (Format.EMPTY, Format.ID_LIST)]
 
@@ -191,3 +191,89 @@ def test_missing_path_and_bad_options_are_one_line_usage_errors(
     ):
         code, _, err = _run(capsys, *args)
         assert (2, 1) == (code, len(err.strip().splitlines())), (args, err)
+
+
+_PG_FIELDS = {
+    "DETAIL": "db.postgresql.detail",
+    "HINT": "db.postgresql.hint",
+    "QUERY": "db.postgresql.query",
+    "CONTEXT": "db.postgresql.context",
+    "LOCATION": "db.postgresql.location",  # not "function, file:line": kept as written
+    "STATEMENT": "db.query.text",
+}
+_PG_WORD = st.from_regex(r"[a-z]([a-z ]{0,8}[a-z])?", fullmatch=True)
+_PG_LINE = st.one_of(
+    st.tuples(st.just("record"), st.sampled_from([1, 2, 3]), st.sampled_from([0, 1]), _PG_WORD),
+    st.tuples(
+        st.sampled_from(list(_PG_FIELDS)),
+        st.sampled_from([1, 2, 3]),
+        st.sampled_from([0, 1]),
+        _PG_WORD,
+    ),
+    st.tuples(st.just("continued"), st.just(0), st.just(0), _PG_WORD),
+    st.tuples(st.just("cut"), st.just(0), st.just(0), _PG_WORD),
+)
+
+
+def _pg_model(lines: list[tuple[str, int, int, str]]) -> tuple[list[object], int]:
+    """What a PostgreSQL log's lines must give: (line, message, attributes) of each record, and
+    the number of rejects. A field joins the last record of its process when its time is the
+    record's; a continued line, the text of the line above that has a header."""
+    records: list[tuple[int, list[str], dict[str, list[str]]]] = []
+    last: dict[int, tuple[int, int]] = {}  # process -> (record index, its time)
+    at: tuple[int, str | None] | None = None  # what a continued line continues
+    cut = 0
+    for n, (kind, pid, second, word) in enumerate(lines, 1):
+        if kind == "record" or (kind in _PG_FIELDS and last.get(pid, (0, -1))[1] != second):
+            text = word if kind == "record" else f"{kind}:  {word}"
+            records.append((n, [text], {}))
+            at = (len(records) - 1, None)
+            if kind == "record":
+                last[pid] = (len(records) - 1, second)
+        elif kind in _PG_FIELDS:
+            records[last[pid][0]][2].setdefault(kind, []).append(word)
+            at = (last[pid][0], kind)
+        elif kind == "continued" and at is not None:
+            index, label = at
+            (records[index][1] if label is None else records[index][2][label]).append(word)
+        else:
+            cut += 1
+    expected = [
+        (n, "\n".join(msg), {_PG_FIELDS[k]: "\n".join(v) for k, v in attrs.items()} or None)
+        for n, msg, attrs in records
+    ]
+    return expected, cut
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(lines=st.lists(_PG_LINE, min_size=1, max_size=14))
+def test_postgresql_fields_join_their_record_as_a_model_says(
+    tmp_path: Path, lines: list[tuple[str, int, int, str]]
+) -> None:
+    # records first: a file's layout is the one a fifth of its lines at least are written in
+    lines = [("record", pid, 0, "started") for pid in (1, 2, 3, 1)] + lines
+    text = []
+    for kind, pid, second, word in lines:
+        head = f"2026-01-01 10:00:0{second}.000 UTC [{pid}] app@orders "
+        if kind == "record":
+            text.append(f"{head}ERROR:  {word}")
+        elif kind in _PG_FIELDS:
+            text.append(f"{head}{kind}:  {word}")
+        elif kind == "continued":
+            text.append(f"\t{word}")
+        else:
+            text.append(f"2026-01-01 10:00:0x {word}")
+    path = tmp_path / "postgresql.log"
+    path.write_text("\n".join(text) + "\n")
+    with load([path]) as store:
+        rows = store.query("SELECT source_line, message, attrs FROM logs ORDER BY 1")
+        rejected = store.summary.rejected
+    expected, cut = _pg_model(lines)
+    assert (expected, cut) == (
+        [(n, msg, json.loads(attrs) if attrs else None) for n, msg, attrs in rows],
+        rejected,
+    )

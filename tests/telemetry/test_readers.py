@@ -438,14 +438,140 @@ def test_postgresql_stderr_lines_give_their_level_and_message(tmp_path: Path) ->
     )
     second = 1_767_261_600 * 10**9
     assert [
-        (second + 123_000_000, 9, "database system is ready to accept connections"),
-        (second + 1_456_000_000, 17, "deadlock detected"),
+        (second + 123_000_000, 9, "database system is ready to accept connections", None),
         (
             second + 1_456_000_000,
-            0,
-            "DETAIL:  Process 4712 waits for ShareLock on transaction 1234; "
-            "blocked by process 4713.",
+            17,
+            "deadlock detected",
+            '{"db.postgresql.detail":"Process 4712 waits for ShareLock on transaction 1234; '
+            'blocked by process 4713."}',
         ),
-        (second + 3 * 10**9, 21, "password authentication failed"),
-        (second + 5 * 10**9, 5, "autovacuum: processing database"),
-    ] == _logs(path, "ts_ns, severity, message")
+        (second + 3 * 10**9, 21, "password authentication failed", None),
+        (second + 5 * 10**9, 5, "autovacuum: processing database", None),
+    ] == _logs(path, "ts_ns, severity, message, attrs")
+
+
+def test_postgresql_error_fields_become_attributes_of_their_error() -> None:
+    # written by PostgreSQL 15 (Debian, log_line_prefix '%m [%p] %q%u@%d '): a duplicate key,
+    # a multi-line statement, a PL/pgSQL error, one with log_error_verbosity = verbose, a
+    # RAISE with a detail of two lines, and a deadlock between two sessions
+    path = Path(__file__).parent / "data" / "postgresql-15.log"
+    with load([path]) as store:
+        rows = store.query("SELECT source_line, severity, message, attrs FROM logs ORDER BY 1")
+        assert (0, "postgres") == (store.summary.rejected, store.summary.sources[0].layout)
+    transactions = (
+        "SET log_lock_waits=on; BEGIN; UPDATE fw_acc SET bal=bal-1 WHERE id={}; "
+        "SELECT pg_sleep(0.5); UPDATE fw_acc SET bal=bal+1 WHERE id={}; COMMIT;"
+    )
+    first, second = transactions.format(1, 2), transactions.format(2, 1)
+    tuple_context = 'while updating tuple (0,2) in relation "fw_acc"'
+    assert [
+        (
+            1,
+            Severity.ERROR,
+            'duplicate key value violates unique constraint "fw_orders_pkey"',
+            {
+                "db.postgresql.detail": "Key (id)=(42) already exists.",
+                "db.query.text": "INSERT INTO fw_orders VALUES (42, 2);",
+            },
+        ),
+        (
+            4,
+            Severity.ERROR,
+            'column "nosuchcol" does not exist at character 34',
+            {"db.query.text": "SELECT *\n  FROM fw_orders\n WHERE nosuchcol = 1;"},
+        ),
+        (
+            8,
+            Severity.ERROR,
+            'syntax error at or near "SELEC" at character 1',
+            {"db.query.text": "SELEC 1;"},
+        ),
+        (
+            10,
+            Severity.ERROR,
+            "division by zero",
+            {
+                "db.postgresql.context": 'SQL expression "n / (SELECT count(*) FROM fw_orders '
+                'WHERE id < 0)"\nPL/pgSQL function fw_fail(integer) line 3 at RETURN',
+                "db.query.text": "SELECT fw_fail(3);",
+            },
+        ),
+        (
+            14,
+            Severity.ERROR,
+            '23514: new row for relation "fw_orders" violates check constraint '
+            '"fw_orders_qty_check"',
+            {
+                "db.postgresql.detail": "Failing row contains (7, -1).",
+                "code.function.name": "ExecConstraints",
+                "code.file.path": "execMain.c",
+                "code.line.number": 2090,
+                "db.query.text": "INSERT INTO fw_orders VALUES (7, -1);",
+            },
+        ),
+        (
+            18,
+            Severity.WARN,
+            "queue depth 900 over limit",
+            {
+                "db.postgresql.detail": "first line\nsecond line",
+                "db.postgresql.hint": "add workers",
+                "db.postgresql.context": "PL/pgSQL function inline_code_block line 1 at RAISE",
+            },
+        ),
+        (
+            23,
+            Severity.INFO,
+            "process 9340 detected deadlock while waiting for ShareLock on transaction 733 "
+            "after 1000.149 ms",
+            {
+                "db.postgresql.detail": "Process holding the lock: 9341. Wait queue: .",
+                "db.postgresql.context": tuple_context,
+                "db.query.text": first,
+            },
+        ),
+        (
+            27,
+            Severity.ERROR,
+            "deadlock detected",
+            {
+                "db.postgresql.detail": "Process 9340 waits for ShareLock on transaction 733; "
+                "blocked by process 9341.\nProcess 9341 waits for ShareLock on transaction 732; "
+                f"blocked by process 9340.\nProcess 9340: {first}\nProcess 9341: {second}",
+                "db.postgresql.hint": "See server log for query details.",
+                "db.postgresql.context": tuple_context,
+                "db.query.text": first,
+            },
+        ),
+    ] == [(n, sev, msg, json.loads(attrs)) for n, sev, msg, attrs in rows]
+
+
+def test_postgresql_fields_join_the_last_record_of_their_own_process(tmp_path: Path) -> None:
+    t = "2026-01-01 10:00:01.456 UTC"
+    path = _file(
+        tmp_path,
+        "postgres.log",
+        f"{t} [7] HINT:  no record of process 7 above: a record of its own\n"
+        f"{t} [8] ERROR:  canceling statement due to lock timeout\n"
+        f"{t} [9] LOG:  checkpoint starting: time\n"
+        f"{t} [8] STATEMENT:  LOCK TABLE orders\n"
+        "2026-01-01 10:00:0x.000 UTC [8] ERROR:  a cut line\n"
+        f"{t} [8] CONTEXT:  after the cut line, still process 8's error\n"
+        "2026-01-01 10:00:02.000 UTC [9] DETAIL:  another time than process 9's record\n",
+    )
+    with load([path]) as store:
+        rows = store.query("SELECT source_line, message, attrs FROM logs ORDER BY 1")
+        rejects = [(r.source_line, r.text[:24]) for r in store.summary.rejects]
+    assert [
+        (1, "HINT:  no record of process 7 above: a record of its own", None),
+        (
+            2,
+            "canceling statement due to lock timeout",
+            '{"db.postgresql.context":"after the cut line, still process 8\'s error",'
+            '"db.query.text":"LOCK TABLE orders"}',
+        ),
+        (3, "checkpoint starting: time", None),
+        (7, "DETAIL:  another time than process 9's record", None),
+    ] == rows
+    assert [(5, "2026-01-01 10:00:0x.000 ")] == rejects

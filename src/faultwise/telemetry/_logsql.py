@@ -24,7 +24,7 @@ from faultwise.telemetry._model import ClockFinding, ClockIssue, Reject
 from faultwise.telemetry._services import POD_SUFFIX_SQL
 from faultwise.telemetry._source import KEEP_REJECTS
 from faultwise.telemetry._store import Store
-from faultwise.telemetry._text import HeaderMatch, detect_header
+from faultwise.telemetry._text import HeaderMatch, Parts, detect_header
 from faultwise.telemetry._timestamps import TsForm, ts_sql
 
 __all__ = [
@@ -205,7 +205,7 @@ def _unwrap_header(
         f"regexp_extract(message, {quote(header.positional)}, [{names}]) AS h FROM ({sql}))"
     )
     if merge:  # continuation lines (stack traces) join the record their header started
-        parsed = _merged(parsed)
+        parsed = _merged(parsed, header.parts)
     out = f"SELECT {select}, {inner_ts} AS inner_ts FROM ({parsed})"
     unwrapped = []
     for line in sample:
@@ -221,13 +221,15 @@ def _unwrap_header(
     )
 
 
-def _merged(parsed: str) -> str:
-    """Group each header line with the lines after it that match no header (stack traces).
+def _merged(parsed: str, parts: Parts | None = None) -> str:
+    """Group each header line with the lines after it that match no header (stack traces),
+    and, with ``parts``, with the part lines that belong to it (see :class:`Parts`).
 
     ``parsed`` holds every line of the file, numbered (``n``); ``n`` of a record is the number
-    of its first line. A continuation line finds its header with an ASOF join on ``n`` (no
-    window over every line in order), and only the records with continuation lines go through
-    the GROUP BY (few in most files); the others pass through as they are."""
+    of its first line. A continuation line finds the line it continues with an ASOF join on
+    ``n``, and a part line its record with an ASOF join on the process and ``n`` (no window
+    over every line in order); only the records with such lines go through the GROUP BY (few
+    in most files); the others pass through as they are."""
     # A record's fields are the first ones its lines give; its reject is its first line's,
     # NULL included (a blank line inside a stack trace does not make the record blank).
     kept = [c for c in (*STAGED[1:], "inner_ts") if c not in ("message", "raw")]
@@ -235,22 +237,111 @@ def _merged(parsed: str) -> str:
     # A line that is no header continues the record above, unless it starts like a record of
     # another layout or no header came before it: then it stays alone.
     other = f"NOT coalesce(ok, false) AND regexp_matches(message, {quote(_RECORD_START)})"
+    conts = (
+        f"(SELECT n FROM lines WHERE NOT coalesce(ok, false) AND NOT coalesce({other}, false)) c "
+        "ASOF JOIN (SELECT n AS head FROM lines WHERE ok) h ON c.n >= h.head"
+    )
+    text = "CASE WHEN ok THEN h.msg ELSE message END"
+    singles = (
+        f"SELECT n, h, ok, {text} AS msg_joined, message, raw, {', '.join(kept)} FROM lines "
+        "WHERE n NOT IN (SELECT n FROM members) AND n NOT IN (SELECT head FROM heads) "
+    )
+    if parts is not None:
+        ctes, grouped = _parts_sql(parts, conts, firsts)
+        return f"WITH lines AS MATERIALIZED ({_with_label(parsed, parts)}), {ctes} " + (
+            f"{singles}UNION ALL BY NAME {grouped}"
+        )
     return (
         f"WITH lines AS MATERIALIZED (SELECT * FROM ({parsed})), "
-        "conts AS MATERIALIZED (SELECT c.n, h.head FROM (SELECT n FROM lines "
-        f"WHERE NOT coalesce(ok, false) AND NOT coalesce({other}, false)) c "
-        "ASOF JOIN (SELECT n AS head FROM lines WHERE ok) h ON c.n >= h.head), "
-        "heads AS MATERIALIZED (SELECT DISTINCT head FROM conts) "
-        "SELECT n, h, ok, CASE WHEN ok THEN h.msg ELSE message END AS msg_joined, message, raw, "
-        f"{', '.join(kept)} FROM lines "
-        "WHERE n NOT IN (SELECT n FROM conts) AND n NOT IN (SELECT head FROM heads) "
-        "UNION ALL BY NAME "
+        f"members AS MATERIALIZED (SELECT c.n, h.head FROM {conts}), "
+        "heads AS MATERIALIZED (SELECT DISTINCT head FROM members) "
+        f"{singles}UNION ALL BY NAME "
         "SELECT min(n) AS n, arg_min(h, n) AS h, bool_or(ok) AS ok, "
-        "string_agg(CASE WHEN ok THEN h.msg ELSE message END, chr(10) ORDER BY n) AS msg_joined, "
+        f"string_agg({text}, chr(10) ORDER BY n) AS msg_joined, "
         f"arg_min(message, n) AS message, arg_min(raw, n) AS raw, {firsts} "
-        "FROM (SELECT l.*, coalesce(c.head, l.n) AS grp FROM lines l LEFT JOIN conts c "
+        "FROM (SELECT l.*, coalesce(c.head, l.n) AS grp FROM lines l LEFT JOIN members c "
         "ON l.n = c.n WHERE c.n IS NOT NULL OR l.n IN (SELECT head FROM heads)) GROUP BY grp"
     )
+
+
+def _with_label(parsed: str, parts: Parts) -> str:
+    """The parsed lines with the ``label`` of each part line: a header line without a level
+    whose message starts ``LABEL:  ``."""
+    labels = "|".join(parts.labels)
+    return (
+        "SELECT *, CASE WHEN ok AND h.level = '' THEN "
+        f"nullif(regexp_extract(h.msg, '^({labels}):  ', 1), '') END AS label FROM ({parsed})"
+    )
+
+
+def _parts_sql(parts: Parts, conts: str, firsts: str) -> tuple[str, str]:
+    """The CTEs that find each line's record (``members``, ``heads``) and the query that
+    groups the records with several lines, their parts' texts as attributes."""
+    # A part line joins the last record line of its process above it when their times match
+    # (else it stays a record of its own); a continuation line joins the record of the line
+    # it continues, in that line's part.
+    keys = ", ".join(f"h.{k} AS k_{k}" for k in (parts.key, *parts.same))
+    match = " AND ".join(f"p.k_{k} = r.k_{k}" for k in parts.same) or "true"
+    ctes = (
+        f"parts AS MATERIALIZED (SELECT p.n, r.head, p.label FROM (SELECT n, label, {keys} "
+        "FROM lines WHERE label IS NOT NULL) p ASOF JOIN (SELECT n AS head, "
+        f"{keys} FROM lines WHERE ok AND label IS NULL) r ON p.k_{parts.key} = r.k_{parts.key} "
+        f"AND p.n >= r.head WHERE {match}), "
+        "conts AS MATERIALIZED (SELECT c.n, coalesce(p.head, h.head) AS head, p.label "
+        f"FROM {conts} LEFT JOIN parts p ON p.n = h.head), "
+        "members AS MATERIALIZED (SELECT n, head, label FROM parts UNION ALL "
+        "SELECT n, head, label FROM conts), "
+        "heads AS MATERIALIZED (SELECT DISTINCT head FROM members)"
+    )
+    continued = (
+        f"CASE WHEN starts_with(message, {quote(parts.indent)}) "
+        f"THEN substr(message, {len(parts.indent) + 1}) ELSE message END"
+        if parts.indent
+        else "message"
+    )
+    text = (  # a part line's text follows "LABEL:  " (see _with_label)
+        "CASE WHEN m.label IS NOT NULL AND l.label IS NOT NULL "
+        f"THEN substr(h.msg, length(m.label) + 4) WHEN ok THEN h.msg ELSE {continued} END"
+    )
+    values = ", ".join(
+        f"string_agg(text, chr(10) ORDER BY n) FILTER (WHERE part = {quote(label)}) AS part_{i}"
+        for i, label in enumerate(parts.labels)
+    )
+    grouped = (
+        "SELECT min(n) AS n, arg_min(h, n) AS h, bool_or(ok) AS ok, "
+        "string_agg(text, chr(10) ORDER BY n) FILTER (WHERE part IS NULL) AS msg_joined, "
+        f"arg_min(message, n) AS message, arg_min(raw, n) AS raw, {firsts}, {values} "
+        f"FROM (SELECT l.*, coalesce(m.head, l.n) AS grp, m.label AS part, {text} AS text "
+        "FROM lines l LEFT JOIN members m ON l.n = m.n "
+        "WHERE m.n IS NOT NULL OR l.n IN (SELECT head FROM heads)) GROUP BY grp"
+    )
+    columns = ", ".join(f"part_{i}" for i in range(len(parts.labels)))
+    attrs = f"coalesce({_attributes_json(parts)}, attrs)"
+    return ctes, f"SELECT * EXCLUDE (attrs, {columns}), {attrs} AS attrs FROM ({grouped})"
+
+
+_LOCATION = r"^(?:(.*), )?([^,]*):([0-9]+)$"  # elog.c: "function, file:line" or "file:line"
+
+
+def _attributes_json(parts: Parts) -> str:
+    """The attributes of a record from its parts' texts (``part_0`` ...) as a JSON object, or
+    NULL when it has none (``json_merge_patch`` drops the keys whose value is null)."""
+    pairs = []
+    for i, (label, name) in enumerate(parts.attributes):
+        value = f"part_{i}"
+        if label != parts.location:
+            pairs.append(f"{quote(name)}, {value}")
+            continue
+        where = f"regexp_extract({value}, {quote(_LOCATION)}, ['function', 'file', 'line'])"
+        pairs += [
+            f"'code.function.name', nullif({where}.function, '')",
+            f"'code.file.path', nullif({where}.file, '')",
+            f"'code.line.number', TRY_CAST(nullif({where}.line, '') AS INTEGER)",
+            f"{quote(name)}, CASE WHEN NOT regexp_matches({value}, {quote(_LOCATION)}) "
+            f"THEN {value} END",
+        ]
+    merged = f"json_merge_patch('{{}}', json_object({', '.join(pairs)}))"
+    return f"nullif(CAST({merged} AS VARCHAR), '{{}}')"
 
 
 def _layers(store: Store, sql: str, *, has_ts: bool, text_file: bool) -> list[_Layer]:

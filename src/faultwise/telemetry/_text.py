@@ -11,6 +11,10 @@ nginx/Apache combined and common log format, Spring Boot, logback, log4j (and Ha
 PostgreSQL's stderr log, Python's logging cookbook format and its basicConfig default,
 glog/klog, zap's console encoder, Go's log package, and two general ones: a timestamp then a
 level, and a timestamp alone.
+
+A layout that writes one record as several lines, each with the whole header (PostgreSQL's
+``ERROR:`` line, then its ``DETAIL:``, ``HINT:`` ... lines), says so with its :class:`Parts`:
+the reader joins those lines to the record as attributes.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from functools import cached_property
 
 from faultwise.telemetry._timestamps import TsForm, detect_form
 
-__all__ = ["HEADERS", "Header", "HeaderMatch", "detect_header"]
+__all__ = ["HEADERS", "POSTGRES_PARTS", "Header", "HeaderMatch", "Parts", "detect_header"]
 
 _ISO = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
 _SLASH = r"\d{4}/\d{2}/\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
@@ -34,12 +38,57 @@ _LEVEL = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """Lines ``LABEL:  text`` of a layout, each with the whole header but no level, that belong
+    to the last record above them with the same ``key`` group (the same process), when their
+    ``same`` groups match its own (the same time: else they stay records of their own).
+
+    Each label's text becomes the record's attribute ``attributes[label]``, except the text of
+    the ``location`` label when it reads ``function, file:line``: that gives OTel's ``code.*``
+    attributes (where the record was emitted). A text of several lines continues on lines
+    that start with ``indent``, which is dropped."""
+
+    attributes: tuple[tuple[str, str], ...]
+    key: str
+    same: tuple[str, ...] = ()
+    indent: str = ""
+    location: str | None = None
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(label for label, _ in self.attributes)
+
+
+# PostgreSQL's elog.c writes an error's fields after its message, each on a line of its own
+# with the whole log_line_prefix. The names: OTel's semantic conventions define
+# ``db.query.text`` (the client's statement: STATEMENT) and the ``code.*`` attributes
+# (LOCATION, with log_error_verbosity = verbose); they define none for the other fields, which
+# take PostgreSQL's own names under the ``db.postgresql`` namespace. QUERY is the internal
+# query (in a function) that failed, not the client's: it is kept apart from db.query.text.
+POSTGRES_PARTS = Parts(
+    attributes=(
+        ("DETAIL", "db.postgresql.detail"),
+        ("HINT", "db.postgresql.hint"),
+        ("QUERY", "db.postgresql.query"),
+        ("CONTEXT", "db.postgresql.context"),
+        ("LOCATION", "db.postgresql.location"),
+        ("STATEMENT", "db.query.text"),
+    ),
+    key="pid",
+    same=("ts",),
+    indent="\t",
+    location="LOCATION",
+)
+
+
 @dataclass(frozen=True)
 class Header:
     """A log line layout: a name and a pattern with named groups."""
 
     name: str
     pattern: str
+    parts: Parts | None = None
 
     @cached_property
     def regex(self) -> re.Pattern[str]:
@@ -96,6 +145,7 @@ HEADERS: tuple[Header, ...] = (
         "postgres",
         rf"^(?P<ts>{_ISO})(?: (?:UTC|GMT))? \[(?P<pid>\d+)\](?:[: ]+\S*@\S*)? "
         r"(?:(?P<level>DEBUG[1-5]?|INFO|NOTICE|WARNING|ERROR|LOG|FATAL|PANIC):  )?(?P<msg>.*)$",
+        POSTGRES_PARTS,
     ),
     Header(
         "python",
