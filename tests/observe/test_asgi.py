@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
@@ -182,6 +183,47 @@ async def test_one_access_log_line_per_request() -> None:
         failed["http.response.status_code"],
         failed["error.type"],
     )
+
+
+async def test_any_other_access_handler_gets_a_record_with_the_same_fields() -> None:
+    import logging
+
+    from faultwise.observe import JsonFormatter
+
+    class Records(logging.Handler):  # formats each record as it comes, inside the request
+        def __init__(self) -> None:
+            super().__init__()
+            self.setFormatter(JsonFormatter(service="test"))
+            self.lines: list[dict[str, Any]] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append(orjson.loads(self.format(record)))
+
+    records = Records()
+    with capture_logs("faultwise.access") as logs:
+        logging.getLogger("faultwise.access").addHandler(records)  # not JSON: a record for both
+        async with client(make_app(CollectorRegistry())) as c:
+            await c.get("/items/9", headers={"x-request-id": "rid-9"})
+            await c.get("/boom")
+    ok, failed = records.lines
+    direct = logs.lines()
+    with capture_logs("faultwise.access") as logs:
+        async with client(make_app(CollectorRegistry())) as c:
+            await c.get("/items/9", headers={"x-request-id": "rid-9"})
+            await c.get("/boom")
+    fast = logs.lines()
+    assert ["rid-9", "rid-9", "rid-9"] == [
+        direct[0]["request_id"],
+        fast[0]["request_id"],
+        ok["request_id"],
+    ]
+    varying = {"timestamp", "trace_id", "span_id", "request_id", "http.server.request.duration"}
+    for lines in (direct, fast, [ok, failed]):
+        for line in lines:
+            for key in varying:
+                line.pop(key)
+    assert fast == direct == [ok, failed]
+    assert ("/items/{item_id}", "RuntimeError") == (ok["http.route"], failed["error.type"])
 
 
 async def test_the_access_log_can_be_turned_off() -> None:

@@ -8,15 +8,24 @@ adapters only translate their protocol's headers, status and route into these ca
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, suppress
 from contextvars import Token
 from typing import Any, Final, Generic, TypeVar
 
+import orjson
 from prometheus_client import CollectorRegistry
 
 from faultwise.observe import _context
-from faultwise.observe._logging import log_access
+from faultwise.observe._logging import (
+    LEVEL_NAMES,
+    json_handlers,
+    log_event,
+    rfc3339_ns,
+    thread_name,
+    write_failed,
+)
 from faultwise.observe._metrics import (
     KNOWN_METHODS,
     HttpServerMetrics,
@@ -31,6 +40,9 @@ ACCESS_LOGGER: Final = "faultwise.access"
 UNMATCHED_ROUTE: Final = ""  # Prometheus' spelling of "no http.route": never the raw path
 _INFO: Final = logging.INFO
 _ERROR: Final = logging.ERROR
+_dumps: Final = orjson.dumps  # bound once: looked up as globals on the per-request path
+_NEWLINE: Final = orjson.OPT_APPEND_NEWLINE
+_time_ns: Final = time.time_ns
 
 
 class Observer:
@@ -104,7 +116,53 @@ class Observer:
             self._metrics.errors.labels(method, route, error_type).inc()
         access = self._access
         if access is not None and access.isEnabledFor(level):
-            log_access(access, level, ctx, method, path, route, status, seconds, client, error)
+            handlers = json_handlers(access, level)
+            message = f"{method} {path} {status}"
+            if handlers is None:  # any other handler: a record, through logging
+                attrs = {
+                    "http.request.method": method,
+                    "url.path": path,
+                    "http.route": route,
+                    "http.response.status_code": status,
+                    "http.server.request.duration": seconds,
+                }
+                if client is not None:
+                    attrs["client.address"] = client
+                if error is not None:
+                    attrs["error.type"] = type(error).__qualname__
+                log_event(access, level, message, attrs)
+            else:  # JSON handlers: the line built here in one go (the ids are the request's)
+                timestamp = rfc3339_ns(_time_ns())
+                thread = thread_name()
+                severity, name = LEVEL_NAMES[level], access.name
+                for handler in handlers:
+                    fields = handler.formatter._fields  # type: ignore[union-attr]
+                    out = {
+                        "timestamp": timestamp,
+                        "severity": severity,
+                        "message": message,
+                        "service": fields.service,
+                        "logger": name,
+                        "trace_id": ctx[1],
+                        "span_id": ctx[2],
+                        "request_id": ctx[0],
+                        "thread": thread,
+                        "http.request.method": method,
+                        "url.path": path,
+                        "http.route": route,
+                        "http.response.status_code": status,
+                        "http.server.request.duration": seconds,
+                    }
+                    if client is not None:
+                        out["client.address"] = client
+                    if error is not None:
+                        out["error.type"] = type(error).__qualname__
+                    if fields.static:
+                        out.update(fields.static)
+                    try:
+                        handler.stream.write(_dumps(out, option=_NEWLINE))
+                    except Exception:
+                        write_failed(handler, name, level, message)
         try:
             _context.current_var.reset(token)
         except ValueError:  # finished in another context (a WSGI iterable closed elsewhere)

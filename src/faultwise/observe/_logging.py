@@ -42,7 +42,6 @@ __all__ = [
     "StructlogRenderer",
     "configure_logging",
     "json_handlers",
-    "log_access",
     "log_event",
     "rfc3339_ns",
 ]
@@ -97,7 +96,7 @@ def rfc3339_ns(ns: int) -> str:
 # ------------------------------------------------------------------------------------- records
 
 _LOGGING_START: Final[float] = logging._startTime  # type: ignore[attr-defined]
-_LEVEL_NAMES: Final = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
+LEVEL_NAMES: Final = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
 _module_names: dict[str, tuple[str, str]] = {}
 _pid = os.getpid()
 _process_name = "MainProcess"
@@ -176,7 +175,7 @@ class ObservedLogRecord(logging.LogRecord):
         self.name = name
         self.msg = msg
         self.args = args
-        self.levelname = _LEVEL_NAMES.get(level) or logging.getLevelName(level)
+        self.levelname = LEVEL_NAMES.get(level) or logging.getLevelName(level)
         self.levelno = level
         self.pathname = pathname
         self.filename, self.module = names
@@ -404,7 +403,7 @@ class JsonFormatter(logging.Formatter):
         client calls): its attribute keys are known, so they skip the record and the redaction
         of arbitrary ``extra=`` keys."""
         out = self._fields.head(
-            ns, _LEVEL_NAMES.get(levelno) or logging.getLevelName(levelno), message, logger, thread
+            ns, LEVEL_NAMES.get(levelno) or logging.getLevelName(levelno), message, logger, thread
         )
         out.update(attributes)
         return orjson.dumps(out, default=_default, option=orjson.OPT_APPEND_NEWLINE)
@@ -533,10 +532,10 @@ def _write(handler: JsonHandler, line: bytes, logger: str, level: int, message: 
     try:
         handler.stream.write(line)
     except Exception:
-        _write_failed(handler, logger, level, message)
+        write_failed(handler, logger, level, message)
 
 
-def _write_failed(handler: JsonHandler, logger: str, level: int, message: str) -> None:
+def write_failed(handler: JsonHandler, logger: str, level: int, message: str) -> None:
     handler.handleError(ObservedLogRecord(logger, level, __file__, 0, message, None, None))
 
 
@@ -557,71 +556,6 @@ def log_event(logger: logging.Logger, level: int, message: str, attributes: dict
         fmt: JsonFormatter = handler.formatter  # type: ignore[assignment]
         line = fmt.event_line(ns, level, message, logger.name, thread, attributes)
         _write(handler, line, logger.name, level, message)
-
-
-def log_access(  # noqa: PLR0917  (positional: once per request)
-    logger: logging.Logger,
-    level: int,
-    ctx: _context.RequestContext,
-    method: str,
-    path: str,
-    route: str,
-    status: int,
-    seconds: float,
-    client: str | None,
-    error: BaseException | None,
-) -> None:
-    """The access line of one request: :func:`log_event` with the fields spelled out, so the
-    JSON object is built in one go (the ids come from the request, not another lookup)."""
-    message = f"{method} {path} {status}"
-    handlers = json_handlers(logger, level)
-    if handlers is None:
-        attrs = {
-            "http.request.method": method,
-            "url.path": path,
-            "http.route": route,
-            "http.response.status_code": status,
-            "http.server.request.duration": seconds,
-        }
-        if client is not None:
-            attrs["client.address"] = client
-        if error is not None:
-            attrs["error.type"] = type(error).__qualname__
-        log_event(logger, level, message, attrs)
-        return
-    timestamp = rfc3339_ns(time.time_ns())
-    try:
-        thread: str = _names.name  # thread_name() inlined
-    except AttributeError:
-        thread = thread_name()
-    for handler in handlers:
-        fields: _Fields = handler.formatter._fields  # type: ignore[union-attr]
-        out = {
-            "timestamp": timestamp,
-            "severity": _LEVEL_NAMES[level],
-            "message": message,
-            "service": fields.service,
-            "logger": logger.name,
-            "trace_id": ctx[1],
-            "span_id": ctx[2],
-            "request_id": ctx[0],
-            "thread": thread,
-            "http.request.method": method,
-            "url.path": path,
-            "http.route": route,
-            "http.response.status_code": status,
-            "http.server.request.duration": seconds,
-        }
-        if client is not None:
-            out["client.address"] = client
-        if error is not None:
-            out["error.type"] = type(error).__qualname__
-        if fields.static:
-            out.update(fields.static)
-        try:
-            handler.stream.write(orjson.dumps(out, option=orjson.OPT_APPEND_NEWLINE))
-        except Exception:
-            _write_failed(handler, logger.name, level, message)
 
 
 def configure_logging(
@@ -738,7 +672,7 @@ def _call_lines(  # noqa: PLR0917
             message %= args
         ns = time.time_ns()
         thread = threading.current_thread().name
-        severity = _LEVEL_NAMES.get(level) or logging.getLevelName(level)
+        severity = LEVEL_NAMES.get(level) or logging.getLevelName(level)
         lines = []
         for handler in handlers:
             fmt: JsonFormatter = handler.formatter  # type: ignore[assignment]
