@@ -18,12 +18,14 @@ import orjson
 from prometheus_client import CollectorRegistry
 
 from faultwise.observe import _context
+from faultwise.observe._context import current_var
 from faultwise.observe._logging import (
     LEVEL_NAMES,
     json_handlers,
     log_event,
     rfc3339_ns,
     thread_name,
+    thread_names,
     write_failed,
 )
 from faultwise.observe._metrics import (
@@ -133,7 +135,10 @@ class Observer:
                 log_event(access, level, message, attrs)
             else:  # JSON handlers: the line built here in one go (the ids are the request's)
                 timestamp = rfc3339_ns(_time_ns())
-                thread = thread_name()
+                try:
+                    thread: str = thread_names.name  # thread_name() inlined
+                except AttributeError:
+                    thread = thread_name()
                 severity, name = LEVEL_NAMES[level], access.name
                 for handler in handlers:
                     fields = handler.formatter._fields  # type: ignore[union-attr]
@@ -164,9 +169,9 @@ class Observer:
                     except Exception:
                         write_failed(handler, name, level, message)
         try:
-            _context.current_var.reset(token)
+            current_var.reset(token)
         except ValueError:  # finished in another context (a WSGI iterable closed elsewhere)
-            _context.current_var.set(None)
+            current_var.set(None)
 
 
 A = TypeVar("A")  # the app type: an ASGI or a WSGI callable

@@ -112,7 +112,7 @@ def _after_fork() -> None:
 os.register_at_fork(after_in_child=_after_fork)
 
 
-_names = threading.local()
+thread_names = _names = threading.local()  # each thread's name, once read (thread_name)
 
 
 def thread_name() -> str:
