@@ -341,3 +341,36 @@ def test_opentelemetry_span_ids_win_in_log_lines(capture: tuple[logging.Logger, 
         line["span_id"],
         line["request_id"],
     )
+
+
+def test_a_record_formatted_in_a_queue_listener_keeps_its_requests_ids() -> None:
+    import queue
+    from logging.handlers import QueueHandler, QueueListener
+
+    logging.setLogRecordFactory(ObservedLogRecord)
+    cap = Capture()
+    records: queue.Queue[logging.LogRecord] = queue.Queue()
+    listener = QueueListener(records, cap.handler)
+    logger = logging.getLogger("test.observe.queue")
+    logger.handlers[:] = [QueueHandler(records)]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    listener.start()
+    try:
+        with request_context(request_id="queued-1") as ctx:
+            logger.info("order %s", 7, extra={"amount": 3})
+        logger.info("outside")
+    finally:
+        listener.stop()
+        logger.handlers.clear()
+        logging.setLogRecordFactory(logging.LogRecord)
+    inside, outside = cap.lines()
+    assert ("order 7", "queued-1", ctx.trace_id, ctx.span_id, 3) == (
+        inside["message"],
+        inside["request_id"],
+        inside["trace_id"],
+        inside["span_id"],
+        inside["amount"],
+    )
+    assert "faultwise_ids" not in inside
+    assert "request_id" not in outside

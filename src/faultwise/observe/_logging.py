@@ -139,16 +139,31 @@ def _task_name() -> str | None:
     return task.get_name() if task is not None else None
 
 
+Ids = tuple[_context.RequestContext | None, tuple[str, str, bool] | None]
+
+
+def current_ids() -> Ids:
+    """The request context and the active OpenTelemetry span's ids, here and now."""
+    otel_api = _context._otel
+    otel = None
+    if otel_api is not None and (otel_api is _context._OTEL_UNSET or otel_api[0]()):
+        otel = _context._otel_ids()
+    return _context.current_var.get(), otel
+
+
 class ObservedLogRecord(logging.LogRecord):
     """A ``LogRecord`` with a nanosecond timestamp (``created_ns``), built about twice as fast.
 
     The stock record calls ``os.getpid``, splits the path and asks multiprocessing for the
     process name on every call; this one caches those per process and per source file. Every
-    standard attribute is still set, so any formatter or handler can use it.
+    standard attribute is still set, so any formatter or handler can use it. It also keeps the
+    request and trace ids current where it was made (``faultwise_ids``), so a record formatted
+    later in another thread (a ``QueueHandler``'s listener) still carries its request's ids.
     Installed by :func:`configure_logging` with ``logging.setLogRecordFactory``.
     """
 
     created_ns: int
+    faultwise_ids: Ids
 
     def __init__(  # noqa: PLR0917  (LogRecord's own positional signature)
         self,
@@ -195,6 +210,7 @@ class ObservedLogRecord(logging.LogRecord):
         self.process = _pid
         if _TASK_NAMES:  # pragma: no cover (Python 3.12+)
             self.taskName = _task_name()
+        self.faultwise_ids = current_ids()
 
 
 # A record's own attributes are set first, in __init__; whatever extra= or a filter adds comes
@@ -219,6 +235,7 @@ _STANDARD_KEYS: Final = frozenset(
     [
         *logging.LogRecord("probe", 20, __file__, 1, "", None, None).__dict__,
         "created_ns",
+        "faultwise_ids",
         "message",
         "asctime",
         "taskName",
@@ -306,17 +323,21 @@ class _Fields:
             **self.tail(logger, thread),
         }
 
-    def tail(self, logger: str | None, thread: str) -> dict[str, Any]:
+    def tail(self, logger: str | None, thread: str, ids: Ids | None = None) -> dict[str, Any]:
         """The fields after ``message``: service, logger, trace and request ids, thread, static.
 
+        The ids are ``ids`` (captured where the record was made) or else the current ones.
         They change with the request, not the line: built once per request context, logger
         and thread, then reused (one dict lookup a line instead of a dozen stores).
         """
-        ctx = _context.current_var.get()
-        otel_api = _context._otel
-        otel = None
-        if otel_api is not None and (otel_api is _context._OTEL_UNSET or otel_api[0]()):
-            otel = _context._otel_ids()  # the OTel API is installed and has a context
+        if ids is None:
+            ctx = _context.current_var.get()
+            otel_api = _context._otel
+            otel = None
+            if otel_api is not None and (otel_api is _context._OTEL_UNSET or otel_api[0]()):
+                otel = _context._otel_ids()  # the OTel API is installed and has a context
+        else:
+            ctx, otel = ids
         key = (logger, thread)
         cached = self._tails.get(key)
         if cached is not None and cached[0] is ctx and cached[1] == otel:
@@ -441,7 +462,7 @@ class JsonFormatter(logging.Formatter):
             "timestamp": rfc3339_ns(ns),
             "severity": record.levelname,
             "message": message,
-            **fields.tail(record.name, record.threadName or ""),
+            **fields.tail(record.name, record.threadName or "", d.get("faultwise_ids")),
         }
         if len(d) > n:
             plain = fields.plain
