@@ -32,3 +32,23 @@ def test_golden_incident_ranks_the_injected_component_first_with_its_pattern(
         list(top)
     )
     assert top["evidence"], "a finding always carries evidence"
+
+
+def test_the_deadlock_evidence_rebuilds_the_wait_for_cycles(golden_root: Path) -> None:
+    """PostgreSQL's DETAIL lines are attributes of their ERROR record: the cycles are read
+    from there."""
+    folder, _ = golden_incident(golden_root, "deadlock")
+    with load_incident([str(folder)]) as store:
+        top = to_json(diagnose(store))["findings"][0]
+    texts = [e["text"] for e in top["evidence"]]
+    assert any("193 wait-for cycles" in t for t in texts), texts
+    assert "wait-for cycle in postgres: process 4100 -> 4101 -> 4100" in texts
+
+
+def test_a_real_postgresql_deadlock_log_shows_its_cycle() -> None:
+    log = Path(__file__).resolve().parents[1] / "telemetry" / "data" / "postgresql-15.log"
+    with load_incident([str(log)]) as store:
+        findings = to_json(diagnose(store))["findings"]
+    (deadlock,) = [f for f in findings if f["pattern"] == "deadlock"]
+    texts = [e["text"] for e in deadlock["evidence"]]
+    assert any(t.startswith("wait-for cycle in ") for t in texts), texts

@@ -39,8 +39,10 @@ DEADLOCKS = (
 )
 LOCK_WAITS = r"(?i)(still waiting for [a-z]*lock|lock wait timeout exceeded|waits for [a-z]*lock)"
 _PAIR = r"[Pp]rocess ([0-9]+) waits for [A-Za-z]+ on [a-z ]+[0-9]+; blocked by process ([0-9]+)"
+# the next pair of a DETAIL, after a space or (inside the attributes' JSON) an escaped newline
 _SECOND = (
-    r"blocked by process [0-9]+\. [Pp]rocess ([0-9]+) waits for .*?; blocked by process ([0-9]+)"
+    r"blocked by process [0-9]+\.(?: |\\n)[Pp]rocess ([0-9]+) waits for .*?; "
+    r"blocked by process ([0-9]+)"
 )
 _QUEUE = r"[Pp]rocess holding the lock: ([0-9]+)\. Wait queue: ([0-9]+)"
 _TX = r"(?i)(transaction|\bbegin\b|\btx\b|transactional)"
@@ -95,7 +97,7 @@ def _edges_sql(ctx: Context) -> str:
         parts.append(
             f"SELECT service, {d.extract(_TEXT, pattern, waiter)} AS w, "
             f"{d.extract(_TEXT, pattern, holder)} AS h FROM logs "
-            f"WHERE {ctx.when('ts_ns')} AND {d.matches('message', LOCK_WAITS, LOCK_WORDS)} "
+            f"WHERE {ctx.when('ts_ns')} AND {d.matches(_TEXT, LOCK_WAITS, LOCK_WORDS)} "
             f"AND {d.matches(_TEXT, pattern)}"
         )
     return f"SELECT DISTINCT service, w, h FROM ({' UNION ALL '.join(parts)}) e WHERE w <> ''"
