@@ -55,6 +55,116 @@ def test_one_writer_writing_a_value_twice_is_not_a_lost_update() -> None:
     assert [] == _run(_store(logs), Pattern.RACE_CONDITION)
 
 
+def _request_write(
+    t: int, request: str, qty: int, *, thread: str | None = "MainThread", trace: bool = False
+) -> LogRecord:
+    """A write line of one asyncio request on inventory-1 (by its request id, or its trace
+    id only)."""
+    return LogRecord(
+        t,
+        f"updated stock sku=sku-7 qty={qty}",
+        "inventory",
+        "inventory-1",
+        Severity.INFO,
+        trace_id=request if trace else None,
+        request_id=None if trace else request,
+        thread=thread,
+    )
+
+
+def _concurrent_requests(*, thread: str | None, trace: bool = False) -> list[LogRecord]:
+    """From 09:04, two requests at a time read the stock on one event loop, then each
+    writes qty - 1: one decrement in each pair is lost."""
+    logs = _steady("inventory", 300)
+    qty = 1000
+    for k in range(60):
+        t = T0 + (240 + k) * S
+        logs += [
+            _request_write(t + 10 * MS, f"req-{2 * k}", qty - 1, thread=thread, trace=trace),
+            _request_write(t + 12 * MS, f"req-{2 * k + 1}", qty - 1, thread=thread, trace=trace),
+        ]
+        qty -= 1
+    return logs
+
+
+def test_two_asyncio_requests_on_one_thread_writing_the_same_value_are_lost_updates() -> None:
+    found = _run(_store(_concurrent_requests(thread="MainThread")), Pattern.RACE_CONDITION)
+    assert ["inventory"] == [f.component for f in found]
+    assert (
+        "60 lost updates on 1 keys from 09:04:00.010: up to 2 writers wrote the same value "
+        "of one key (sku=sku-7 to 999 first, by request req-0 and request req-1)"
+    ) == found[0].evidence[0].text
+
+
+def test_two_requests_in_logs_without_a_thread_writing_the_same_value_are_lost_updates() -> None:
+    found = _run(_store(_concurrent_requests(thread=None)), Pattern.RACE_CONDITION)
+    assert ["inventory"] == [f.component for f in found]
+    assert found[0].evidence[0].text.startswith("60 lost updates on 1 keys from 09:04:00.010")
+
+
+def test_two_traces_without_request_ids_writing_the_same_value_are_lost_updates() -> None:
+    found = _run(_store(_concurrent_requests(thread=None, trace=True)), Pattern.RACE_CONDITION)
+    assert ["inventory"] == [f.component for f in found]
+    assert (
+        found[0]
+        .evidence[0]
+        .text.endswith("(sku=sku-7 to 999 first, by trace req-0 and trace req-1)")
+    )
+
+
+def test_one_request_logging_the_same_value_twice_is_not_a_lost_update() -> None:
+    logs = _steady("inventory", 300)
+    qty = 1000
+    for k in range(60):  # each request logs its write twice, from two threads
+        t = T0 + (240 + k) * S
+        qty -= 1
+        logs += [
+            _request_write(t + 10 * MS, f"req-{k}", qty, thread="MainThread"),
+            _request_write(t + 11 * MS, f"req-{k}", qty, thread="asyncio_0"),
+        ]
+    assert [] == _run(_store(logs), Pattern.RACE_CONDITION)
+
+
+def test_one_request_logging_the_same_version_twice_is_not_a_lost_update() -> None:
+    logs = _steady("inventory", 300)
+    for k in range(60):
+        t = T0 + (240 + k) * S
+        line = f"updated stock sku=sku-7 qty={1000 - k} version={k + 1}"
+        logs += [
+            LogRecord(t + dt * MS, line, "inventory", "inventory-1", request_id=f"req-{k}")
+            for dt in (10, 11)
+        ]
+    assert [] == _run(_store(logs), Pattern.RACE_CONDITION)
+
+
+def test_two_threads_of_one_instance_without_request_ids_are_still_two_writers() -> None:
+    logs = _steady("inventory", 300)
+    qty = 1000
+    for k in range(60):
+        t = T0 + (240 + k) * S
+        logs += [
+            LogRecord(
+                t + dt * MS, f"updated stock sku=sku-7 qty={qty - 1}", "inventory",
+                "inventory-1", Severity.INFO, thread=f"exec-{dt}",
+            )
+            for dt in (10, 12)
+        ]  # fmt: skip
+        qty -= 1
+    found = _run(_store(logs), Pattern.RACE_CONDITION)
+    assert ["inventory"] == [f.component for f in found]
+    assert (
+        "60 lost updates on 1 keys from 09:04:00.010: up to 2 writers wrote the same value "
+        "of one key (sku=sku-7 to 999 first)"
+    ) == found[0].evidence[0].text
+
+
+def test_sequential_requests_on_one_thread_are_not_lost_updates() -> None:
+    logs = _steady("inventory", 300)
+    for k in range(250):  # one request a second, each writing the next value
+        logs.append(_request_write(T0 + (10 + k) * S, f"req-{k}", 1000 - k))
+    assert [] == _run(_store(logs), Pattern.RACE_CONDITION)
+
+
 def _consume(n: int, t: int, *, finished: bool, ack_first: bool = True) -> list[LogRecord]:
     """One message's lines: received, acked, processed (or nothing after the ack)."""
 

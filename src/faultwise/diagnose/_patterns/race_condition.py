@@ -6,8 +6,11 @@ version came from two read-modify-write sequences that overlapped, and one of th
 Without a version, the counter's own value does (``updated stock sku=sku-7 qty=16``): a
 counter moved by read-modify-write takes each value once, so the same value of one key
 written by two different writers within a second is two overlapping sequences that read the
-same value (a sequential pair would have written 16, then 15). Writers are told apart by
-instance (pod, host; else the file) and thread. Optimistic-lock and serialisation failures
+same value (a sequential pair would have written 16, then 15). A writer is the request
+that wrote (its request id, else its trace id): two concurrent requests are two writers even
+on one thread (asyncio) or in logs without a thread name, and one request that logs the same
+write twice is one writer. Lines without either id are told apart by instance (pod, host;
+else the file) and thread. Optimistic-lock and serialisation failures
 (``OptimisticLockException``, ``could not serialize access``) are the same race caught by a
 guard, and count as weaker evidence.
 """
@@ -40,6 +43,8 @@ CONFLICTS = (
 )
 _MIN_LOST = 3
 _SAME_VALUE_WINDOW_NS = 1_000_000_000  # overlapping read-modify-writes: a request's lifetime
+# the request a line was written in, NULL when it names neither a request nor a trace
+_REQUEST = "coalesce('request ' || nullif(request_id, ''), 'trace ' || nullif(trace_id, ''))"
 VERSION_WORDS = ("ver", "rev", "seq", "etag")
 COUNTER_WORDS = (
     "qty",
@@ -81,25 +86,39 @@ def _value(scope: Scope) -> str:
 def _lost_sql(scope: Scope) -> str:
     """Per service: groups of writes of one key with one version (or, unversioned, one
     counter value from two writers within a second), the updates lost, the keys, the most
-    writers of one group, and the first group's key, value and time."""
+    writers of one group, and the first group's time, key, value and its least and greatest
+    request.
+
+    A write is a request (its lines of one value count once) or, without request and trace
+    ids, a line; a writer is a request, else an instance and thread."""
     d = scope.dialect
     versioned = d.matches("message", VERSION, VERSION_WORDS)
+    writes = "count(DISTINCT request) + sum(CASE WHEN request IS NULL THEN 1 ELSE 0 END)"
     return f"""
-WITH w AS (SELECT service, coalesce(instance, source_file) || '/' || coalesce(thread, '')
-                  AS writer, ts_ns, {_key(scope)} AS k, {_value(scope)} AS v,
-                  CASE WHEN {versioned} THEN 1 ELSE 0 END AS versioned
+WITH w AS (SELECT service, ts_ns, {_key(scope)} AS k, {_value(scope)} AS v,
+                  CASE WHEN {versioned} THEN 1 ELSE 0 END AS versioned, {_REQUEST} AS request,
+                  coalesce({_REQUEST}, coalesce(instance, source_file) || '/'
+                           || coalesce(thread, '')) AS writer
            FROM logs
            WHERE {scope.when("ts_ns")} AND service IS NOT NULL
              AND ({versioned} OR {d.matches("message", COUNTER, COUNTER_WORDS)})
              AND {d.matches("message", WRITE)} AND {d.matches("message", KEY)}),
-dup AS (SELECT service, k, v, count(*) AS n, count(DISTINCT writer) AS writers,
-               min(ts_ns) AS first
+dup AS (SELECT service, k, v, {writes} AS n, count(DISTINCT writer) AS writers,
+               min(ts_ns) AS first, coalesce(min(request), '') AS by_low,
+               coalesce(max(request), '') AS by_high
         FROM w WHERE v IS NOT NULL GROUP BY service, k, v, versioned
-        HAVING count(*) > 1 AND (max(versioned) = 1 OR (count(DISTINCT writer) > 1
+        HAVING {writes} > 1 AND (max(versioned) = 1 OR (count(DISTINCT writer) > 1
                AND max(ts_ns) - min(ts_ns) <= {_SAME_VALUE_WINDOW_NS})))
 SELECT service, count(*), sum(n - 1), count(DISTINCT k), max(writers), min(first),
-       {d.arg_min("k", "first")}, {d.arg_min("v", "first")}
+       {d.arg_min("k", "first")}, {d.arg_min("v", "first")},
+       {d.arg_min("by_low", "first")}, {d.arg_min("by_high", "first")}
 FROM dup GROUP BY 1"""
+
+
+def _by(low: str, high: str) -> str:
+    """Two requests of the first lost update, named: ``, by request a and request b``."""
+    named = [r for r in dict.fromkeys((low, high)) if r]
+    return f", by {' and '.join(named)}" if len(named) > 1 else ""
 
 
 def _conflicts_sql(ctx: Context) -> str:
@@ -124,7 +143,7 @@ def detect(ctx: Context) -> list[Finding]:
         score = 0.0
         start = None
         if service in lost:
-            _pairs, n_lost, keys, writers, first, key, value = lost[service]
+            _pairs, n_lost, keys, writers, first, key, value, by_low, by_high = lost[service]
             n_lost = int(n_lost) - normal.get(service, 0)
             if n_lost >= _MIN_LOST:
                 score = 0.85 + (0.05 if writers and writers > 1 else 0.0)
@@ -134,7 +153,7 @@ def detect(ctx: Context) -> list[Finding]:
                         EvidenceKind.LOG,
                         f"{n_lost} lost updates on {keys} keys from "
                         f"{short_time(first)}: up to {writers} writers wrote the same value of one "
-                        f"key ({key} to {value} first)",
+                        f"key ({key} to {value} first{_by(by_low, by_high)})",
                         None,
                         float(n_lost),
                     )
