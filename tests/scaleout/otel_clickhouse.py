@@ -71,7 +71,7 @@ def _put(target: dict[str, str], key: str, value: Any) -> None:
         target[key] = str(value)
 
 
-def _logs(store: Store) -> Iterator[dict[str, Any]]:
+def _logs(store: Store, *, file_lines: bool = True) -> Iterator[dict[str, Any]]:
     rows = store.query(
         "SELECT ts_ns, service, instance, severity, message, trace_id, span_id, request_id, "
         "thread, attrs, source_file, source_line FROM logs WHERE ts_ns IS NOT NULL"
@@ -80,8 +80,9 @@ def _logs(store: Store) -> Iterator[dict[str, Any]]:
         log_attrs = _strings(attrs)
         _put(log_attrs, "request.id", request)
         _put(log_attrs, "thread.name", thread)
-        _put(log_attrs, "log.file.path", src)
-        _put(log_attrs, "log.file.line", line)
+        if file_lines:  # an OTel SDK's logs usually carry no file:line
+            _put(log_attrs, "log.file.path", src)
+            _put(log_attrs, "log.file.line", line)
         resource = {"service.name": service or ""}
         _put(resource, "service.instance.id", instance)
         yield {
@@ -211,13 +212,16 @@ def _insert(session: Any, database: str, table: str, rows: Iterable[dict[str, An
     return n
 
 
-def export(store: Store, session: Any, database: str = "otel") -> dict[str, int]:
-    """Create the exporter's tables in ``database`` and write the incident into them."""
+def export(
+    store: Store, session: Any, database: str = "otel", *, file_lines: bool = True
+) -> dict[str, int]:
+    """Create the exporter's tables in ``database`` and write the incident into them
+    (``file_lines=False``: without the logs' ``log.file.*`` attributes)."""
     session.query(f"CREATE DATABASE IF NOT EXISTS {database}")
     for table, body in DDL.items():
         session.query(f"CREATE TABLE IF NOT EXISTS {database}.{table} {body}")
     return {
-        "otel_logs": _insert(session, database, "otel_logs", _logs(store)),
+        "otel_logs": _insert(session, database, "otel_logs", _logs(store, file_lines=file_lines)),
         "otel_traces": _insert(session, database, "otel_traces", _spans(store)),
         "otel_metrics_gauge": _insert(session, database, "otel_metrics_gauge", _samples(store)),
     }

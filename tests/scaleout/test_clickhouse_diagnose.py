@@ -121,6 +121,32 @@ def test_clickhouse_and_duckdb_agree_on_the_labs_outages(
     )
 
 
+@pytest.mark.parametrize("name", ["deadlock", "race_condition", "error_burst"])
+def test_logs_without_file_lines_are_diagnosed_on_clickhouse(
+    golden_root: Path, clickhouse: Any, name: str
+) -> None:
+    """Logs sent by an OpenTelemetry SDK name no file:line; evidence then cites none."""
+    folder, expected = golden_incident(golden_root, name)
+    database = f"nolines_{name}"
+    with load_incident([str(folder)]) as store:
+        export(store, clickhouse, database=database, file_lines=False)
+        since, until = data_range(store)
+    _, configs = split_inputs([str(folder)])
+    connection = ChdbConnection(clickhouse, database=database)
+    with open_clickhouse(connection, since=since, until=until, configs=configs) as store:
+        doc = to_json(diagnose(store, dialect=CLICKHOUSE))
+    assert (expected.component, expected.pattern) == (
+        doc["root_cause"]["component"],
+        doc["root_cause"]["pattern"],
+    )
+    assert all(
+        e.get("source") is None
+        for f in doc["findings"]
+        for e in f["evidence"]
+        if e["kind"] == "log"
+    )
+
+
 def test_clickhouse_percentiles_interpolate_as_duckdb_does(clickhouse: Any) -> None:
     """p50/p95/p99 over 20,000 latencies (more than ClickHouse's sampling ``quantile`` keeps):
     the same numbers on both engines."""

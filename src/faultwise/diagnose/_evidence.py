@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 
 from faultwise.diagnose._context import Context
 from faultwise.diagnose._model import Evidence, EvidenceKind
-from faultwise.diagnose._signals import FIRST, SOURCE_SQL
+from faultwise.diagnose._signals import FIRST, source_sql
 from faultwise.telemetry._store import Params
 
 __all__ = [
@@ -55,7 +55,7 @@ def example_lines(
     """The first ``limit`` log lines of the incident matching ``condition``, with file:line
     and trace id: the lines a person opens first."""
     rows = ctx.query(
-        f"SELECT ts_ns, service, message, {SOURCE_SQL}, trace_id FROM logs "
+        f"SELECT ts_ns, service, message, {source_sql(ctx.dialect)}, trace_id FROM logs "
         f"WHERE {ctx.when('ts_ns')} AND ({condition}) "
         f"ORDER BY ts_ns NULLS LAST, source_file, source_line LIMIT {int(limit)}",
         params,

@@ -32,7 +32,6 @@ __all__ = [
     "FIRST",
     "LOGGED_DURATION",
     "PEER_CALL",
-    "SOURCE_SQL",
     "Anomaly",
     "Level",
     "NewTemplate",
@@ -44,6 +43,7 @@ __all__ = [
     "new_templates",
     "own_time_cte",
     "profiles",
+    "source_sql",
     "span_counts",
 ]
 
@@ -53,7 +53,13 @@ ERROR_WORDS = (
 )
 
 
-SOURCE_SQL = "source_file || ':' || CAST(source_line AS VARCHAR)"  # a logs row's file:line
+def source_sql(d: Dialect) -> str:
+    """SQL: a logs row's ``file:line``, NULL when the row names no line (an OpenTelemetry
+    SDK's logs usually name none; ClickHouse casts a NULL only to a Nullable type)."""
+    text = "Nullable(String)" if d.name == "clickhouse" else "VARCHAR"
+    return f"source_file || ':' || CAST(source_line AS {text})"
+
+
 FIRST = "coalesce(ts_ns, source_line)"  # orders a logs row: by time, else by line
 
 
@@ -500,7 +506,7 @@ def _template_sql(scope: Scope) -> str:
     return (
         f"SELECT service, {d.shape('message')} AS shape, count(*) AS n, min(ts_ns) AS first, "
         f"{d.arg_min('message', FIRST)} AS example, "
-        f"{d.arg_min(SOURCE_SQL, FIRST)} AS source, "
+        f"{d.arg_min(source_sql(d), FIRST)} AS source, "
         f"sum(CASE WHEN {error_sql(d)} THEN 1 ELSE 0 END) AS errors "
         f"FROM logs WHERE {scope.when('ts_ns')} AND service IS NOT NULL "
         f"AND (severity >= 13 OR {error_sql(d)}) GROUP BY 1, 2"

@@ -27,7 +27,7 @@ from faultwise.diagnose._context import Context
 from faultwise.diagnose._evidence import clip, example_lines, named_service, short_time
 from faultwise.diagnose._graph import find_cycles
 from faultwise.diagnose._model import Edge, Evidence, EvidenceKind, Finding, Pattern
-from faultwise.diagnose._signals import FIRST, SOURCE_SQL
+from faultwise.diagnose._signals import FIRST, source_sql
 
 __all__ = ["detect"]
 
@@ -124,7 +124,7 @@ def _held_sql(ctx: Context) -> str:
     d = ctx.dialect
     return f"""
 WITH h AS (SELECT service, trace_id, min(ts_ns) AS first, {d.arg_min("message", FIRST)} AS ex,
-                  {d.arg_min(SOURCE_SQL, FIRST)} AS src
+                  {d.arg_min(source_sql(d), FIRST)} AS src
            FROM logs WHERE {ctx.when("ts_ns")} AND service IS NOT NULL AND trace_id IS NOT NULL
              AND {d.matches("message", LOCK_HELD, HELD_WORDS)}
            GROUP BY 1, 2)
