@@ -411,3 +411,34 @@ def test_gates_released_by_another_thread_are_not_held_for_good(
         load_module("hb_gates", GATES).run(200)
         held = list(thread_state().held)
     assert ([], ()) == (held, detector.report().findings)
+
+
+GATE_KEPT = """
+import threading
+import weakref
+
+class Payload:
+    pass
+
+def wait_at(gate):
+    payload = Payload()  # a local of the frame that ends up holding the gate
+    t = threading.Thread(target=gate.release)
+    t.start()
+    gate.acquire(timeout=5)  # granted by another thread: held for good from now on, a signal
+    t.join()
+    return payload
+
+def run():
+    gate = threading.Lock()
+    gate.acquire()
+    return weakref.ref(wait_at(gate)), gate
+"""
+
+
+def test_a_signal_held_for_good_keeps_no_frame_and_its_locals_alive(
+    load_module: Loader, tmp_path: Path
+) -> None:
+    with detect_races(roots=[tmp_path], hang_timeout=0) as detector:
+        payload, gate = load_module("hb_gate_kept", GATE_KEPT).run()
+        alive = payload() is not None
+    assert (False, True, ()) == (alive, gate.locked(), detector.report().findings)

@@ -127,11 +127,11 @@ def _write_in_a_thread_that_stays(module: ModuleType, box: Any) -> tuple[threadi
     return thread, gate
 
 
-def _box_at(module: ModuleType, address: int) -> Any:
+def _box_at(module: ModuleType, address: int, cls: Any = None) -> Any:
     """A new ``Box`` at ``address`` (CPython hands a freed block to the next allocation)."""
     spare = []
     for _ in range(10_000):
-        box = module.Box()
+        box = (cls or module.Box)()
         if id(box) == address:
             return box
         spare.append(box)
@@ -189,3 +189,80 @@ def test_the_same_object_written_by_two_unordered_threads_is_still_reported(
         gate.release()
         thread.join()
     assert [f"iso_same_{mode}.Box.value"] == [str(r.location) for r in detector.report().races]
+
+
+SLOT_BOXES = """
+dropped = []
+
+class SlotBox:  # no __weakref__: the detector can only hold it strongly
+    __slots__ = ("value", "a", "b", "c", "d")  # a block size the detector's own data rarely has
+
+class Mortal:
+    __slots__ = ("value", "a", "b", "c", "d", "e", "f")  # not a SlotBox's size: no reuse
+
+    def __del__(self):
+        dropped.append(1)
+
+def put(box, value):
+    box.value = value
+
+def churn(n):
+    for i in range(n):
+        put(Mortal(), i)
+"""
+
+
+@pytest.mark.parametrize("mode", [Mode.HB, Mode.LOCKSET])
+def test_objects_without_weak_references_are_let_go_when_the_code_drops_them(
+    load_module: Loader, tmp_path: Path, mode: Mode
+) -> None:
+    with RaceDetector(_config(tmp_path, mode)):
+        module = load_module(f"iso_mortal_{mode}", SLOT_BOXES)
+        thread, gate = _write_in_a_thread_that_stays(module, module.SlotBox())  # recording on
+        try:
+            module.churn(4000)
+            dropped = len(module.dropped)  # while the detector runs, not when the test ends
+        finally:
+            gate.release()
+            thread.join()
+    assert dropped >= 2000
+
+
+@pytest.mark.parametrize("mode", [Mode.HB, Mode.LOCKSET])
+def test_a_new_object_at_a_dropped_slots_objects_address_starts_with_no_history(
+    load_module: Loader, tmp_path: Path, mode: Mode
+) -> None:
+    with RaceDetector(_config(tmp_path, mode)) as detector:
+        module = load_module(f"iso_slots_reuse_{mode}", SLOT_BOXES)
+        box = module.SlotBox()
+        thread, gate = _write_in_a_thread_that_stays(module, box)
+        address = id(box)
+        del box
+        try:
+            module.churn(4000)  # the dead box is let go at one of the scans
+            module.put(_box_at(module, address, module.SlotBox), 2)
+        finally:
+            gate.release()
+            thread.join()
+    assert [] == [str(f) for f in detector.report().findings]
+
+
+@pytest.mark.parametrize("mode", [Mode.HB, Mode.LOCKSET])
+def test_a_live_slots_object_keeps_its_history_while_dropped_ones_are_let_go(
+    load_module: Loader, tmp_path: Path, mode: Mode
+) -> None:
+    with RaceDetector(_config(tmp_path, mode)) as detector:
+        module = load_module(f"iso_slots_live_{mode}", SLOT_BOXES)
+        box = module.SlotBox()
+        thread, gate = _write_in_a_thread_that_stays(module, box)
+        try:
+            module.churn(4000)
+            module.put(box, 2)
+        finally:
+            gate.release()
+            thread.join()
+    races = detector.report().races
+    assert [f"iso_slots_live_{mode}.SlotBox.value"] == [str(r.location) for r in races]
+    assert [("put", "put")] == [
+        (r.current.stack[0].function, r.previous.stack[0].function) for r in races
+    ]

@@ -68,3 +68,14 @@ def test_consistent_order_is_not_a_cycle() -> None:
         take(graph, ts, a, b, c)
         take(graph, ts, a, c)
     assert [] == cycles
+
+
+def test_a_lock_that_turns_out_to_be_a_signal_leaves_no_edge_either_way() -> None:
+    graph, cycles = graph_and_cycles()
+    ts = ThreadState(1, {}, "t")
+    queue_lock, gate, other = FakeLock(1), FakeLock(2), FakeLock(3)
+    take(graph, ts, queue_lock, gate, other)  # a waiter's gate, taken under the queue's lock
+    take(graph, ts, queue_lock, other)
+    graph.signal(gate.serial)  # released by another thread: a signal, not a mutex
+    edges = [(e.held, e.acquired) for out in graph.succ.values() for e in out.values()]
+    assert ([("L1", "L3")], []) == (edges, cycles)

@@ -38,17 +38,26 @@ class LockOrderGraph:
     def __init__(self, on_cycle: Callable[[list[Edge]], None]) -> None:
         self.on_cycle = on_cycle
         self.succ: dict[int, dict[int, Edge]] = {}
+        self.pred: dict[int, set[int]] = {}  # dst -> the srcs of its edges
         self.reported: set[frozenset[tuple[int, int]]] = set()
         self.signals: set[int] = set()
 
     def clear(self) -> None:
         self.succ.clear()
+        self.pred.clear()
         self.reported.clear()
 
     def signal(self, serial: int) -> None:
-        """This lock is used as a signal: forget its edges and never report through it."""
+        """This lock is used as a signal: forget its edges and never report through it.
+
+        Both ways: a waiter's gate, taken first under the queue's lock, would otherwise leave
+        one edge (with two stacks) per wait in the graph.
+        """
         self.signals.add(serial)
-        self.succ.pop(serial, None)
+        for dst in self.succ.pop(serial, {}):
+            self.pred.get(dst, set()).discard(serial)
+        for src in self.pred.pop(serial, set()):
+            self.succ.get(src, {}).pop(serial, None)
 
     def acquiring(self, lock: Any, ts: ThreadState) -> None:
         site: Site | None = None
@@ -75,6 +84,7 @@ class LockOrderGraph:
                     site,
                 )
                 out[lock.serial] = edge
+                self.pred.setdefault(lock.serial, set()).add(held.serial)
             elif guards in edge.guards:
                 continue
             edge.guards.add(guards)

@@ -20,6 +20,7 @@ recorders stay cheap, and :func:`snapshot`/:func:`restore` let detectors nest.
 
 from __future__ import annotations
 
+import _thread
 import itertools
 import operator
 import sys
@@ -109,6 +110,7 @@ _threads: dict[int, ThreadState] = {}
 _attrs: dict[int, dict[Any, list[Any]]] = {}
 _items: dict[int, dict[Any, list[Any]]] = {}
 _keep: dict[int, object] = {}
+_pinned: list[int] = []  # ids of objects in _keep held strongly (no weak reference possible)
 _slots = itertools.count(1)
 _sink: Sink | None = None
 _aseq = itertools.count(1)
@@ -121,6 +123,7 @@ _STATE_NAMES = (
     "_attrs",
     "_items",
     "_keep",
+    "_pinned",
     "_slots",
     "_sink",
     "_aseq",
@@ -141,7 +144,7 @@ def restore(state: tuple[Any, ...]) -> None:
 def fresh(sink: Sink, lockset: bool) -> None:
     """Start an empty state for a new detector."""
     access = _lockset if lockset else _hb
-    restore(({}, {}, {}, {}, itertools.count(1), sink, itertools.count(1), access, not lockset))
+    restore(({}, {}, {}, {}, [], itertools.count(1), sink, itertools.count(1), access, not lockset))
 
 
 def clear_shadow() -> None:
@@ -153,6 +156,8 @@ def clear_shadow() -> None:
     _attrs.clear()
     _items.clear()
     _keep.clear()
+    _pinned.clear()
+    _G["_sweep_at"] = _SWEEP_MIN
     running = sys._current_frames().keys()
     for ident in [i for i in _threads if i not in running]:
         _threads.pop(ident, None)
@@ -237,8 +242,57 @@ def _record_of(table: dict[int, dict[Any, list[Any]]], o: object) -> dict[Any, l
             ref: object = weakref.ref(o, _forget(oid))
         except TypeError:
             ref = o  # not weak-referenceable: keep it alive so its id is not reused
-        _keep.setdefault(oid, ref)
+        if _keep.setdefault(oid, ref) is o:
+            _pin(oid)
     return table.setdefault(oid, {})
+
+
+# Objects that cannot have a weak reference (``__slots__`` without ``__weakref__``, dicts,
+# lists) are kept alive by ``_keep``: one made per call (a waiter, a request's dict) would keep
+# its history, and everything it holds, until the next test. Once ``_keep`` holds the only
+# reference, the object is dead for the code under test and is let go with its history, as a
+# weak reference's callback does; unreachable objects cannot be reached again, so nothing
+# alive loses its history. The scan runs when the pinned objects have doubled since the last.
+_SWEEP_MIN = 1024
+_sweep_at = _SWEEP_MIN
+_sweeping = _thread.allocate_lock()
+
+
+def _refs(keep: dict[int, object], oid: int) -> int:
+    ref = keep.get(oid)
+    if ref is None or type(ref) is weakref.ref:
+        return sys.maxsize  # gone, or a weakly held object: not this scan's business
+    return sys.getrefcount(ref)
+
+
+def _alone_refs() -> int:
+    """What :func:`_refs` counts for an object only ``keep`` holds (measured, not assumed)."""
+    return _refs({0: object()}, 0)
+
+
+_ALONE = _alone_refs()
+
+
+def _pin(oid: int) -> None:
+    pinned = _pinned
+    pinned.append(oid)
+    if len(pinned) < _sweep_at or not _sweeping.acquire(False):
+        return
+    try:
+        keep, attrs, items = _keep, _attrs, _items
+        alive = []
+        for o in pinned.copy():
+            if _refs(keep, o) <= _ALONE:
+                attrs.pop(o, None)
+                items.pop(o, None)
+                keep.pop(o, None)  # last: the object dies here, its history already gone
+            elif o in keep:
+                alive.append(o)
+        # a pin added by another thread meanwhile is lost: its object stays until the next test
+        pinned[:] = alive
+        _G["_sweep_at"] = max(_SWEEP_MIN, 2 * len(alive))
+    finally:
+        _sweeping.release()
 
 
 def _plain_attribute(o: object, name: str) -> bool:

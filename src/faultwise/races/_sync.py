@@ -86,14 +86,17 @@ class TrackedLock:
         if _runtime.lock_edges:
             ts.join(self._vc)
         self._owner = ts
+        if self.signal:  # not mutual exclusion: it guards nothing and takes no part in the order
+            return
         # Only the acquiring frame is kept: while the lock is held, that frame and its callers
-        # are still on the stack, so the full stack can be read when an edge needs it.
+        # are still on the stack, so the full stack can be read when an edge needs it. (A
+        # signal may stay taken for good, a waiter's gate: its frame would keep every caller's
+        # frame and locals alive.)
         f = sys._getframe(2)
         while f.f_globals is _G and f.f_back is not None:
             f = f.f_back
         self._acq = (f, f.f_lineno or 0)
-        if not self.signal:  # a signal is not mutual exclusion: it guards nothing
-            ts.held.append(self)
+        ts.held.append(self)
 
     def acquired_at(self) -> _runtime.Site | None:
         """Where the holder took this lock: its thread and stack (while it is held)."""
@@ -121,6 +124,7 @@ class TrackedLock:
             self.signal = True
             _active.lock_is_signal(self)
         owner = self._owner
+        self._acq = None
         if self.signal and owner is not None and self in owner.held:
             # held as a signal (a waiter's gate, released by another thread) would stay in
             # its holder's held list for good, one entry per wait, and guard later accesses
