@@ -2,7 +2,8 @@
 
 Each workload is a module written to a temporary directory and imported twice: once plainly
 and once under ``RaceDetector`` (rewritten at import, HB mode). The same function runs in
-both; the table shows the median wall time of each and the ratio.
+both; the table shows the median wall time of each and the ratio, then the peak memory that
+one more run of each allocates (tracemalloc; not timed).
 
     python bench/races.py            # full sizes, prints a table
     python bench/races.py --quick    # small sizes, for development
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -103,6 +105,58 @@ WORKLOADS = textwrap.dedent(
         return len(results)
 
 
+    class Gate:
+        """A waiter, as in a bulkhead: no weak reference, a lock granted by another thread."""
+
+        __slots__ = ("granted", "wake")
+
+        def __init__(self):
+            self.granted = False
+            self.wake = threading.Lock()
+            self.wake.acquire()
+
+
+    def handoff(n, threads=8, slots=2):
+        """Calls through 2 slots; a waiter's gate is released by the thread giving one back."""
+        lock = threading.Lock()
+        waiting = []
+        state = {"free": slots, "done": 0}
+
+        def take():
+            with lock:
+                if state["free"]:
+                    state["free"] -= 1
+                    return
+                gate = Gate()
+                waiting.append(gate)
+            gate.wake.acquire()  # held for good once granted
+
+        def give():
+            with lock:
+                if waiting:
+                    gate = waiting.pop(0)
+                    gate.granted = True
+                    gate.wake.release()
+                else:
+                    state["free"] += 1
+
+        def work():
+            for _ in range(n // threads):
+                take()
+                try:
+                    with lock:
+                        state["done"] += 1
+                finally:
+                    give()
+
+        ts = [threading.Thread(target=work) for _ in range(threads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        return state["done"]
+
+
     def io_threads(n, threads=8):
         stats = {"calls": 0, "bytes": 0}
         lock = threading.Lock()
@@ -140,6 +194,16 @@ def median_time(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times)
 
 
+def peak_mb(fn: Callable[[], Any]) -> float:
+    """Peak memory allocated while ``fn`` runs, in MB."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes for development")
@@ -151,6 +215,7 @@ def main() -> None:
         ("CPU-bound, 1 thread", "cpu_single", 20_000 * scale),
         ("CPU-bound, 1 thread + idle thread", "cpu_single_beside_a_thread", 20_000 * scale),
         ("CPU-bound, 4 threads", "cpu_threads", 20_000 * scale),
+        ("lock hand-off, 8 threads", "handoff", 4_000 * scale),
         ("I/O-bound, 8 threads", "io_threads", 80 * scale),
     ]
     rows = []
@@ -163,9 +228,12 @@ def main() -> None:
         config = RacesConfig(roots=(tmp,), hang_timeout=0)
         for label, name, n in cases:
             base = median_time(lambda name=name, n=n: getattr(plain, name)(n), repeat)
+            base_mb = peak_mb(lambda name=name, n=n: getattr(plain, name)(n))
             with RaceDetector(config) as detector:
                 fn = getattr(importlib.import_module("bench_traced"), name)
                 under = median_time(lambda fn=fn, n=n: fn(n), repeat)
+                detector.reset()  # as between tests: the memory run starts with no history
+                under_mb = peak_mb(lambda fn=fn, n=n: fn(n))
             findings = len(detector.report().findings)
             rows.append(
                 {
@@ -174,14 +242,19 @@ def main() -> None:
                     "plain_s": round(base, 4),
                     "races_s": round(under, 4),
                     "slowdown": round(under / base, 2),
+                    "plain_mb": round(base_mb, 1),
+                    "races_mb": round(under_mb, 1),
                     "findings": findings,
                 }
             )
-    print(f"{'workload':<34}{'size':>8}{'plain s':>10}{'--races s':>11}{'slowdown':>10}")
+    print(
+        f"{'workload':<34}{'size':>8}{'plain s':>10}{'--races s':>11}{'slowdown':>10}"
+        f"{'plain MB':>10}{'--races MB':>12}"
+    )
     for r in rows:
         print(
             f"{r['workload']:<34}{r['size']:>8}{r['plain_s']:>10.4f}{r['races_s']:>11.4f}"
-            f"{r['slowdown']:>9.2f}x"
+            f"{r['slowdown']:>9.2f}x{r['plain_mb']:>10.1f}{r['races_mb']:>12.1f}"
         )
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "quick": args.quick}, indent=2))
