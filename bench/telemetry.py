@@ -7,9 +7,12 @@ read by every tool in one run:
   ``faultwise.telemetry.load`` (every line normalised, line numbers kept, rejects counted),
   without and with template mining, and into a kept ``--db`` file (which also indexes trace
   ids);
-* the same records as logback-style text lines (a stack trace after every 1000th): DuckDB's
-  ``read_csv`` of the lines against ``load`` (header parsed, stack traces joined to their
-  record);
+* the same records as text in five layouts (``--text`` picks some): logback-style lines with
+  a Java stack trace after every 1000th record, PostgreSQL's stderr log (one record in 19 an
+  error with a ``DETAIL:``, a ``STATEMENT:`` and a continued line), Python's logging cookbook
+  format (a traceback after every 1000th), RFC 3164 syslog and nginx's combined log format:
+  DuckDB's ``read_csv`` of each file's lines against ``load`` of it (header parsed, stack
+  traces and PostgreSQL's field lines joined to their record), wall and CPU seconds;
 * filter by trace id: ``grep -F`` (a floor), ``jq``, ``lnav`` (headless), DuckDB ``read_json``
   with a WHERE, and ``faultwise trace`` end to end (read everything, then answer);
 * template mining on the same messages: Drain3 (``TemplateMiner.add_log_message`` per line)
@@ -19,12 +22,14 @@ read by every tool in one run:
 
 Wall-clock seconds (DuckDB and the peers use several threads or processes), the fastest of
 three rounds in which every case of a group runs once (``--runs N``); command-line tools run
-as installed tools do (bytecode cached). The machine's load average is printed with the
-results: on a shared machine, compare the ratios, not the seconds.
+as installed tools do (bytecode cached). The text cases also give the CPU seconds of the
+process (every DuckDB thread). The machine's load average is printed with the results: on a
+shared machine, compare the ratios, not the seconds.
 
     python bench/telemetry.py            # 1 GiB stream; generating it takes a few minutes once
     python bench/telemetry.py --quick    # 40 MB, 1 M-row store: a minute while developing
     python bench/telemetry.py --json
+    python bench/telemetry.py --size-mb 200 --only-text --text logback postgres --runs 5
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -151,27 +157,77 @@ def ingest_cases(path: Path, runs: int) -> dict[str, float]:
     return best_of_rounds(cases, runs)
 
 
-def text_log(path: Path) -> Path:
-    """The stream's records as logback-style text lines (``2026-01-01 00:00:00,001 INFO
-    [worker-3] com.acme.checkout: ...``), with a Java stack trace after every 1000th."""
-    text = path.with_suffix(".log")
+_TS = "strftime(CAST(timestamp AS TIMESTAMP), '%Y-%m-%d %H:%M:%S{frac}')"
+_NL = "chr(10)"
+# Each layout's line (a SQL expression over the stream's columns and ``i``, the record's
+# number), as its logger writes it.
+TEXT_LAYOUTS = {
+    "logback": (
+        f"{_TS.format(frac=',%g')} || ' ' || upper(level) || ' [' || thread || '] com.acme.' "
+        f"|| service || ': ' || message || CASE WHEN i % 1000 = 0 THEN {_NL} || "
+        f"'java.lang.IllegalStateException: pool closed' || {_NL} || "
+        "chr(9) || 'at com.acme.Pool.get(Pool.java:42)' ELSE '' END"
+    ),
+    "postgres": (
+        f"{_TS.format(frac='.%g')} || ' UTC [' || (1000 + i % 50) || '] app@orders ' || "
+        "CASE WHEN i % 19 = 0 THEN 'ERROR' WHEN level = 'warn' THEN 'WARNING' "
+        "WHEN level = 'debug' THEN 'DEBUG1' ELSE 'LOG' END || ':  ' || message || "
+        f"CASE WHEN i % 19 = 0 THEN {_NL} || {_TS.format(frac='.%g')} || ' UTC [' || "
+        "(1000 + i % 50) || '] app@orders DETAIL:  Key (id)=(42) already exists.' || "
+        f"{_NL} || {_TS.format(frac='.%g')} || ' UTC [' || (1000 + i % 50) || '] app@orders "
+        f"STATEMENT:  SELECT *' || {_NL} || chr(9) || '  FROM orders' ELSE '' END"
+    ),
+    "python": (
+        f"{_TS.format(frac=',%g')} || ' - ' || service || ' - ' || upper(level) || ' - ' || "
+        f"message || CASE WHEN i % 1000 = 0 THEN {_NL} || 'Traceback (most recent call last):'"
+        f" || {_NL} || '  File \"app.py\", line 3, in pay' || {_NL} || "
+        "'ValueError: bad amount' ELSE '' END"
+    ),
+    "syslog": (
+        "strftime(CAST(timestamp AS TIMESTAMP), '%b ') || "
+        "lpad(strftime(CAST(timestamp AS TIMESTAMP), '%-d'), 2, ' ') || "
+        "strftime(CAST(timestamp AS TIMESTAMP), ' %H:%M:%S') || ' web-1 ' || service || '[' || "
+        "(1000 + i % 50) || ']: ' || message"
+    ),
+    "nginx": (
+        "'10.0.' || (i % 7) || '.' || (i % 250) || ' - - [' || "
+        "strftime(CAST(timestamp AS TIMESTAMP), '%d/%b/%Y:%H:%M:%S') || ' +0000] \"GET /api/' "
+        "|| service || '/' || i || ' HTTP/1.1\" ' || CASE WHEN level = 'error' THEN 503 "
+        'ELSE 200 END || \' 512 "-" "curl/8.5"\''
+    ),
+}
+
+
+def text_log(path: Path, layout: str) -> Path:
+    """The stream's records as text lines in ``layout`` (see TEXT_LAYOUTS)."""
+    text = path.with_suffix(".log" if layout == "logback" else f".{layout}.log")
     if not text.exists():
         con = duckdb.connect()
         con.execute(
-            "COPY (SELECT strftime(CAST(timestamp AS TIMESTAMP), '%Y-%m-%d %H:%M:%S,%g') || ' ' "
-            "|| upper(level) || ' [' || thread || '] com.acme.' || service || ': ' || message "
-            "|| CASE WHEN row_number() OVER () % 1000 = 0 THEN chr(10) || "
-            "'java.lang.IllegalStateException: pool closed' || chr(10) || "
-            "chr(9) || 'at com.acme.Pool.get(Pool.java:42)' ELSE '' END "
-            f"FROM read_json(?)) TO '{text}' (HEADER false, QUOTE '', DELIMITER '\x01')",
+            f"COPY (SELECT {TEXT_LAYOUTS[layout]} FROM (SELECT row_number() OVER () AS i, * "
+            f"FROM read_json(?)) ORDER BY i) TO '{text}' "
+            "(HEADER false, QUOTE '', DELIMITER '\x01')",
             [str(path)],
         )
         con.close()
     return text
 
 
-def text_cases(text: Path, runs: int) -> dict[str, float]:
-    def raw() -> None:
+def timed(fn: Callable[[], Any]) -> tuple[float, float]:
+    """Wall and CPU seconds of one call (CPU of every thread of this process)."""
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    fn()
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return wall, (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime)
+
+
+def text_cases(texts: dict[str, Path], runs: int) -> dict[str, dict[str, list[float]]]:
+    """Per layout: [wall, cpu] of DuckDB's read_csv of the lines and of ``load``, the fastest
+    of ``runs`` rounds (each round runs every case once)."""
+
+    def raw(text: Path) -> None:
         con = duckdb.connect()
         con.execute("SET enable_progress_bar = false")
         con.execute(
@@ -182,10 +238,22 @@ def text_cases(text: Path, runs: int) -> dict[str, float]:
         con.close()
 
     cases = {
-        "duckdb read_csv of the lines": raw,
-        "faultwise load (no templates)": lambda: load([text], templates=False).close(),
+        (layout, name): fn
+        for layout, text in texts.items()
+        for name, fn in (
+            ("duckdb read_csv of the lines", lambda t=text: raw(t)),
+            ("faultwise load (no templates)", lambda t=text: load([t], templates=False).close()),
+        )
     }
-    return best_of_rounds(cases, runs)
+    fastest = {key: [float("inf"), float("inf")] for key in cases}
+    for _ in range(runs):
+        for key, fn in cases.items():
+            wall, cpu = timed(fn)
+            fastest[key] = [min(fastest[key][0], wall), min(fastest[key][1], cpu)]
+    result: dict[str, dict[str, list[float]]] = {}
+    for (layout, name), seconds in fastest.items():
+        result.setdefault(layout, {})[name] = seconds
+    return result
 
 
 def filter_cases(path: Path, trace_id: str, runs: int) -> dict[str, float]:
@@ -273,12 +341,29 @@ def trace_db_case(path: Path, rows: int, runs: int) -> tuple[float, int, str]:
     return seconds, total, trace_id
 
 
+def print_text(text_ingest: dict[str, dict[str, list[float]]], texts: dict[str, Path]) -> None:
+    print("\ningest of the same records as text      wall s  × read_csv   CPU s  × read_csv")
+    for layout, cases in text_ingest.items():
+        size = texts[layout].stat().st_size / 2**20
+        raw_wall, raw_cpu = cases["duckdb read_csv of the lines"]
+        print(f"  {layout} ({size:,.0f} MiB)")
+        for name, (wall, cpu) in cases.items():
+            print(
+                f"    {name:31} {wall:6.2f} {wall / raw_wall:8.2f} {cpu:9.2f} {cpu / raw_cpu:8.2f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="40 MB stream, 1 M-row store")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--size-mb", type=int, default=None, help="size of the stream")
     parser.add_argument("--runs", type=int, default=3, help="rounds; the fastest of each case")
+    parser.add_argument(
+        "--text", nargs="+", choices=list(TEXT_LAYOUTS), default=list(TEXT_LAYOUTS),
+        help="text layouts to load (all by default)",
+    )  # fmt: skip
+    parser.add_argument("--only-text", action="store_true", help="run the text cases only")
     args = parser.parse_args()
     size_mb = args.size_mb or (40 if args.quick else 1024)
     runs = args.runs
@@ -288,14 +373,23 @@ def main() -> None:
         print(f"generating {path} ...", file=sys.stderr)
         generate(path, size_mb * 2**20)
     lines = sum(1 for _ in path.open("rb"))
+    texts = {layout: text_log(path, layout) for layout in args.text}
+    if args.only_text:
+        text_ingest = text_cases(texts, runs)
+        if args.json:
+            print(json.dumps({"text_ingest_s": text_ingest, "load_average": os.getloadavg()}))
+            return
+        print(f"stream: {path.stat().st_size / 2**20:,.0f} MiB, {lines:,} JSON lines; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
+        print_text(text_ingest, texts)
+        return
     with path.open() as f:
         for i, line in enumerate(f):
             if i == lines // 2:
                 trace_id = json.loads(line)["trace_id"]
                 break
     ingest = ingest_cases(path, runs)
-    text = text_log(path)
-    text_ingest = text_cases(text, runs)
+    text_ingest = text_cases(texts, runs)
     filters = filter_cases(path, trace_id, runs)
     mining = mining_cases(path, limit=min(lines, 300_000 if args.quick else lines), runs=runs)
     db_rows = 1_000_000 if args.quick else 10_000_000
@@ -321,11 +415,7 @@ def main() -> None:
     print("\ningest (wall s)                   seconds   MB/s   × raw read_json")
     for name, s in ingest.items():
         print(f"  {name:31} {s:8.2f} {size_mb / s:6.0f} {s / raw:9.2f}")
-    raw_text = text_ingest["duckdb read_csv of the lines"]
-    print(f"\ningest of the same records as text ({text.stat().st_size / 2**20:,.0f} MiB)"
-          "  seconds   × raw read_csv")  # fmt: skip
-    for name, s in text_ingest.items():
-        print(f"  {name:31} {s:8.2f} {s / raw_text:9.2f}")
+    print_text(text_ingest, texts)
     floor = filters["grep -F"]
     print("\nfilter by one trace id (wall s)  seconds   × grep")
     for name, s in filters.items():

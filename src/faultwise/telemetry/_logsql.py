@@ -24,7 +24,7 @@ from faultwise.telemetry._model import ClockFinding, ClockIssue, Reject
 from faultwise.telemetry._services import POD_SUFFIX_SQL
 from faultwise.telemetry._source import KEEP_REJECTS
 from faultwise.telemetry._store import Store
-from faultwise.telemetry._text import HeaderMatch, Parts, detect_header
+from faultwise.telemetry._text import Header, HeaderMatch, Parts, detect_header
 from faultwise.telemetry._timestamps import TsForm, ts_sql
 
 __all__ = [
@@ -161,7 +161,7 @@ def _unwrap_json(sql: str, sample: list[str]) -> _Layer | None:
 
 
 def _severity_words_sql(h: str, header: HeaderMatch) -> str:
-    groups = header.header.groups
+    groups = header.header.read
     if "level" in groups:
         return f"nullif({h}.level, '')"
     if "pri" in groups:  # RFC 5424 severity = PRI mod 8
@@ -183,13 +183,11 @@ def _unwrap_header(
     if found is None:
         return None
     header = found.header
-    names = ", ".join(quote(g) for g in header.groups)
-    key = "ts" if "ts" in header.groups else header.groups[0]
+    grp = header.read
     message = "msg_joined" if merge else "h.msg"
-    if "request" in header.groups:
+    if "request" in grp:
         message = f"concat_ws(' ', h.request, h.status, {message})"
-    head_ts = "nullif(h.ts, '')" if "ts" in header.groups else "NULL"
-    grp = header.groups
+    head_ts = "nullif(h.ts, '')" if "ts" in grp else "NULL"
     cols = {
         "raw_ts": "raw_ts" if has_ts else f"coalesce(raw_ts, {head_ts})",
         "message": f"CASE WHEN ok THEN {message} ELSE message END",
@@ -200,10 +198,7 @@ def _unwrap_header(
     }
     select = ", ".join(f"{cols[c]} AS {c}" if c in cols else c for c in STAGED)
     inner_ts = f"coalesce(inner_ts, {head_ts})" if has_ts else "inner_ts"
-    parsed = (
-        f"SELECT *, h.{key} <> '' AS ok FROM (SELECT *, "
-        f"regexp_extract(message, {quote(header.positional)}, [{names}]) AS h FROM ({sql}))"
-    )
+    parsed = _parsed(sql, header)
     if merge:  # continuation lines (stack traces) join the record their header started
         parsed = _merged(parsed, header.parts)
     out = f"SELECT {select}, {inner_ts} AS inner_ts FROM ({parsed})"
@@ -218,6 +213,31 @@ def _unwrap_header(
         inner_form=found.ts_form if has_ts else None,
         ts_form=None if has_ts else found.ts_form,
         merged=merge,
+    )
+
+
+def _parsed(sql: str, header: Header) -> str:
+    """The rows of ``sql`` with ``h``, the struct of the groups of ``header`` their message
+    holds (each '' when it has none, NULL for a NULL message), and ``ok``, whether it has one.
+
+    In the form RE2 runs fastest: the header without the message (the rest of the line) is
+    matched first without captures (RE2's DFA finds where it ends), then the groups are
+    captured in that head alone, where the pattern takes RE2's one-pass path when it can.
+    These are the groups the whole pattern captures: its message ``(.*)$`` takes any rest
+    without a line break, so the whole pattern's first match (RE2, like Python, prefers in
+    the pattern's order) is the head's first match and the rest, and the head matched again
+    to its end parses the same way. A message with a line break (a JSON message unwrapped)
+    takes the whole pattern, whose ``.`` stops at the break."""
+    names = ", ".join(quote(g) for g in header.read[:-1])  # ``msg`` is last
+    whole = f"regexp_extract(message, {quote(header.positional)}, [{names}, 'msg'])"
+    rest = "CASE WHEN head <> '' THEN substr(message, length(head) + 1) ELSE '' END"
+    in_head = f"regexp_extract(head, {quote(f'(?:{header.head})$')}, [{names}])"
+    key = "ts" if "ts" in header.read else header.read[0]
+    return (
+        f"SELECT *, h.{key} <> '' AS ok FROM (SELECT * EXCLUDE (head), CASE WHEN head IS NULL "
+        f"THEN {whole} ELSE struct_insert({in_head}, msg := {rest}) END AS h FROM (SELECT *, "
+        f"CASE WHEN NOT contains(message, chr(10)) THEN regexp_extract(message, "
+        f"{quote(header.head)}) END AS head FROM ({sql})))"
     )
 
 
@@ -402,7 +422,12 @@ def finish_logs(
     layers = _layers(store, staged_sql, has_ts=has_ts, text_file=text_file)
     final = layers[-1].sql
     merged = any(x.merged for x in layers)
-    if merged:  # records joined from lines: materialised once, read by the queries below
+    inner_form = next((x.inner_form for x in layers if x.inner_form), None)
+    # Ids come from the staged rows or a JSON layer: a text file without one has none to check.
+    ids_read = not text_file or any(x.name == "json" for x in layers)
+    # Records joined from lines are materialised once when a query below reads them again.
+    kept = merged and (ids_read or inner_form is not None)
+    if kept:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _grouped AS {final}")
         final = "SELECT * FROM _grouped"
     found_form = next((x.ts_form for x in layers if x.ts_form), None)
@@ -413,7 +438,7 @@ def finish_logs(
         f"nullif(regexp_replace(pod, '{POD_SUFFIX_SQL}', ''), ''), "
         f"{quote(default_service) if default_service else 'NULL'})"
     )
-    ids = _id_sql(store, final)
+    ids = _id_sql(store, final) if ids_read else dict.fromkeys(_IDS, "NULL")
     normalised = (
         f"SELECT n, CASE WHEN reject IS NULL THEN {ts} END AS ts_ns, {service} AS service, "
         "coalesce(pod, instance) AS instance, "
@@ -448,9 +473,8 @@ def finish_logs(
     except BaseException:
         con.rollback()
         raise
-    inner_form = next((x.inner_form for x in layers if x.inner_form), None)
     clock = _clock_offset(store, source, final, ts, (inner_form, day)) if inner_form else ()
-    if merged:
+    if kept:
         con.execute("DROP TABLE _grouped")
     names = tuple(x.name for x in layers if x.name)
     return LogsResult(total - blank - rejected, rejected, rejects, clock, names)
@@ -502,10 +526,13 @@ def _scalar(store: Store, sql: str, params: list[object]) -> int:
     return int(row[0]) if row else 0
 
 
+_IDS = ("trace_id", "span_id")
+
+
 def _id_sql(store: Store, final: str) -> dict[str, str]:
     """Ids as written when a sample shows them already trimmed lowercase, else normalised."""
     out = {}
-    for column in ("trace_id", "span_id"):
+    for column in _IDS:
         sample = store.query(f"SELECT {column} FROM ({final}) WHERE {column} <> '' LIMIT 200")
         clean = all(str(v) == str(v).strip().lower() for (v,) in sample)
         out[column] = f"nullif({column}, '')" if clean else f"nullif(lower(trim({column})), '')"

@@ -32,10 +32,29 @@ _ISO = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2}
 _SLASH = r"\d{4}/\d{2}/\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
 _SYSLOG_TS = r"[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}"
 _TIME = r"\d{2}:\d{2}:\d{2}[.,]\d{3,9}"
-_LEVEL = (
-    r"(?i:trace|debug|info|notice|warn|warning|error|err|critical|crit|fatal|severe|panic"
-    r"|alert|emerg|dbg|inf|wrn|erro?|ftl|eror)"
-)
+_LEVEL_WORDS = (
+    "trace", "debug", "info", "notice", "warn", "warning", "error", "err", "critical", "crit",
+    "fatal", "severe", "panic", "alert", "emerg", "dbg", "inf", "wrn", "erro", "ftl", "eror",
+)  # fmt: skip
+_LEVEL = f"(?i:{'|'.join(_LEVEL_WORDS)})"
+
+
+def _trie(words: Sequence[str]) -> str:
+    """``words`` as one alternation that branches on each next character (``warn(?:ing)?``
+    ...), so RE2 can take the fast path that follows one branch only ("one-pass"). It matches
+    the same word as the plain alternation wherever a word must be followed by a character
+    that is not a letter (the plain one tries the words in order, this one longest first)."""
+    branches = [
+        re.escape(first) + _trie([w[1:] for w in words if w[:1] == first])
+        for first in sorted({w[0] for w in words if w})
+    ]
+    if "" not in words:
+        return branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+    return f"(?:{'|'.join(branches)})?" if branches else ""
+
+
+# A level word followed by a separator: the trie form (see _trie)
+_LEVEL_WORD = f"(?i:{_trie(_LEVEL_WORDS)})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +101,16 @@ POSTGRES_PARTS = Parts(
 )
 
 
+_MSG = "(?P<msg>.*)$"
+# What the bulk reader takes from a header (see _logsql): the others (logger, pid ...) match
+# but are not kept.
+_READ = ("ts", "level", "pri", "status", "request", "app", "host", "thread", "msg")
+
+
+def _positional(pattern: str, keep: tuple[str, ...]) -> str:
+    return re.sub(r"\(\?P<(\w+)>", lambda m: "(" if m[1] in keep else "(?:", pattern)
+
+
 @dataclass(frozen=True)
 class Header:
     """A log line layout: a name and a pattern with named groups."""
@@ -96,13 +125,26 @@ class Header:
 
     @cached_property
     def groups(self) -> tuple[str, ...]:
-        """Group names in order: the names of DuckDB's positional ``regexp_extract`` struct."""
+        """Group names in order."""
         return tuple(re.findall(r"\(\?P<(\w+)>", self.pattern))
 
     @cached_property
+    def read(self) -> tuple[str, ...]:
+        """The groups the bulk reader reads, in order: the names of DuckDB's positional
+        ``regexp_extract`` struct (``msg`` last)."""
+        wanted = {*_READ, *((self.parts.key, *self.parts.same) if self.parts else ())}
+        return tuple(g for g in self.groups if g in wanted)
+
+    @cached_property
     def positional(self) -> str:
-        """The pattern with its named groups made positional, for RE2."""
-        return re.sub(r"\(\?P<\w+>", "(", self.pattern)
+        """The pattern for RE2: the groups in :attr:`read` made positional, the others
+        non-capturing (each capture costs RE2 time, and past four it leaves its fast path)."""
+        return _positional(self.pattern, self.read)
+
+    @cached_property
+    def head(self) -> str:
+        """:attr:`positional` without its message (``(.*)$``, the rest of the line)."""
+        return _positional(self.pattern.removesuffix(_MSG), self.read)
 
 
 HEADERS: tuple[Header, ...] = (
@@ -128,17 +170,17 @@ HEADERS: tuple[Header, ...] = (
     ),
     Header(
         "spring-boot",
-        rf"^(?P<ts>{_ISO})\s+(?P<level>{_LEVEL})\s+(?P<pid>\d+)\s+---\s+"
+        rf"^(?P<ts>{_ISO})\s+(?P<level>{_LEVEL_WORD})\s+(?P<pid>\d+)\s+---\s+"
         r"(?:\[[^\]]*\]\s+)?\[\s*(?P<thread>[^\]]*)\]\s+(?P<logger>\S+)\s*:\s(?P<msg>.*)$",
     ),
     Header(
         "logback",
-        rf"^(?P<ts>{_ISO})\s+\[(?P<thread>[^\]]+)\]\s+(?P<level>{_LEVEL})\s+"
+        rf"^(?P<ts>{_ISO})\s+\[(?P<thread>[^\]]+)\]\s+(?P<level>{_LEVEL_WORD})\s+"
         r"(?P<logger>\S+)\s+-\s(?P<msg>.*)$",
     ),
     Header(
         "log4j",
-        rf"^(?P<ts>{_ISO})\s+(?P<level>{_LEVEL})\s+\[(?P<thread>[^\]]+)\]\s+"
+        rf"^(?P<ts>{_ISO})\s+(?P<level>{_LEVEL_WORD})\s+\[(?P<thread>[^\]]+)\]\s+"
         r"(?P<logger>[^\s:]+):?\s(?P<msg>.*)$",
     ),
     Header(  # PostgreSQL's default log_line_prefix '%m [%p] ' (and '%t', '%u@%d' added)
@@ -149,7 +191,7 @@ HEADERS: tuple[Header, ...] = (
     ),
     Header(
         "python",
-        rf"^(?P<ts>{_ISO})\s+-\s+(?P<logger>\S+)\s+-\s+(?P<level>{_LEVEL})\s+-\s(?P<msg>.*)$",
+        rf"^(?P<ts>{_ISO})\s+-\s+(?P<logger>\S+)\s+-\s+(?P<level>{_LEVEL_WORD})\s+-\s(?P<msg>.*)$",
     ),
     Header(
         "python-basic",
@@ -162,7 +204,7 @@ HEADERS: tuple[Header, ...] = (
     ),
     Header(
         "zap",
-        rf"^(?P<ts>{_ISO})\t(?P<level>{_LEVEL})\t(?:(?P<logger>[^\t]*)\t)?(?P<msg>.*)$",
+        rf"^(?P<ts>{_ISO})\t(?P<level>{_LEVEL_WORD})\t(?:(?P<logger>[^\t]*)\t)?(?P<msg>.*)$",
     ),
     Header(
         "go-log",

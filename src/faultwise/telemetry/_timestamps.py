@@ -107,7 +107,10 @@ def ts_sql(x: str, form: TsForm | None, *, day: str, unit_ns: int | None = None)
             epoch = f"TRY_CAST({x} AS BIGINT)"
     else:
         epoch = _epoch_sql(x)
-    numeric = f"TRY_CAST({x} AS DOUBLE) IS NOT NULL"
+    # A number has no colon: a time has, and skips the costlier cast.
+    numeric = (
+        f"CASE WHEN contains({x}, ':') THEN false ELSE TRY_CAST({x} AS DOUBLE) IS NOT NULL END"
+    )
     if form is TsForm.GO:
         text = _iso_sql(f"regexp_replace({x}, ' [A-Z]{{1,5}}( m=.*)?$', '')")
     elif form is TsForm.CLF:
