@@ -234,7 +234,8 @@ def _parsed(sql: str, header: Header) -> str:
     in_head = f"regexp_extract(head, {quote(f'(?:{header.head})$')}, [{names}])"
     key = "ts" if "ts" in header.read else header.read[0]
     return (
-        f"SELECT *, h.{key} <> '' AS ok FROM (SELECT * EXCLUDE (head), CASE WHEN head IS NULL "
+        f"SELECT * REPLACE (CASE WHEN h.{key} <> '' THEN NULL ELSE message END AS message), "
+        f"h.{key} <> '' AS ok FROM (SELECT * EXCLUDE (head), CASE WHEN head IS NULL "
         f"THEN {whole} ELSE struct_insert({in_head}, msg := {rest}) END AS h FROM (SELECT *, "
         f"CASE WHEN NOT contains(message, chr(10)) THEN regexp_extract(message, "
         f"{quote(header.head)}) END AS head FROM ({sql})))"
