@@ -203,6 +203,7 @@ def text_log(path: Path, layout: str) -> Path:
     text = path.with_suffix(".log" if layout == "logback" else f".{layout}.log")
     if not text.exists():
         con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")
         con.execute(
             f"COPY (SELECT {TEXT_LAYOUTS[layout]} FROM (SELECT row_number() OVER () AS i, * "
             f"FROM read_json(?)) ORDER BY i) TO '{text}' "

@@ -250,7 +250,9 @@ def _merged(parsed: str, parts: Parts | None = None) -> str:
     of its first line. A continuation line finds the line it continues with an ASOF join on
     ``n``, and a part line its record with an ASOF join on the process and ``n`` (no window
     over every line in order); only the records with such lines go through the GROUP BY (few
-    in most files); the others pass through as they are."""
+    in most files), their lines found by joining the numbers of those lines (no record's first
+    line belongs to another record, so no line is found twice); the others pass through as
+    they are."""
     # A record's fields are the first ones its lines give; its reject is its first line's,
     # NULL included (a blank line inside a stack trace does not make the record blank).
     kept = [c for c in (*STAGED[1:], "inner_ts") if c not in ("message", "raw")]
@@ -280,8 +282,8 @@ def _merged(parsed: str, parts: Parts | None = None) -> str:
         "SELECT min(n) AS n, arg_min(h, n) AS h, bool_or(ok) AS ok, "
         f"string_agg({text}, chr(10) ORDER BY n) AS msg_joined, "
         f"arg_min(message, n) AS message, arg_min(raw, n) AS raw, {firsts} "
-        "FROM (SELECT l.*, coalesce(c.head, l.n) AS grp FROM lines l LEFT JOIN members c "
-        "ON l.n = c.n WHERE c.n IS NOT NULL OR l.n IN (SELECT head FROM heads)) GROUP BY grp"
+        "FROM (SELECT l.*, c.head AS grp FROM lines l JOIN (SELECT n, head FROM members "
+        "UNION ALL SELECT head, head FROM heads) c ON l.n = c.n) GROUP BY grp"
     )
 
 
@@ -332,9 +334,9 @@ def _parts_sql(parts: Parts, conts: str, firsts: str) -> tuple[str, str]:
         "SELECT min(n) AS n, arg_min(h, n) AS h, bool_or(ok) AS ok, "
         "string_agg(text, chr(10) ORDER BY n) FILTER (WHERE part IS NULL) AS msg_joined, "
         f"arg_min(message, n) AS message, arg_min(raw, n) AS raw, {firsts}, {values} "
-        f"FROM (SELECT l.*, coalesce(m.head, l.n) AS grp, m.label AS part, {text} AS text "
-        "FROM lines l LEFT JOIN members m ON l.n = m.n "
-        "WHERE m.n IS NOT NULL OR l.n IN (SELECT head FROM heads)) GROUP BY grp"
+        f"FROM (SELECT l.*, m.head AS grp, m.label AS part, {text} AS text "
+        "FROM lines l JOIN (SELECT n, head, label FROM members UNION ALL "
+        "SELECT head, head, NULL FROM heads) m ON l.n = m.n) GROUP BY grp"
     )
     columns = ", ".join(f"part_{i}" for i in range(len(parts.labels)))
     attrs = f"coalesce({_attributes_json(parts)}, attrs)"

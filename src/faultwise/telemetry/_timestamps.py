@@ -80,15 +80,25 @@ def _ns(timestamp: str) -> str:
     return f"TRY_CAST(epoch_us({timestamp})::HUGEINT * 1000 AS BIGINT)"
 
 
+# A time without a zone, as loggers write it: TIMESTAMP_NS reads it as the general path does
+# (checked on every date, time and fraction length of this shape), in a third of the time.
+_ZONELESS = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?"
+
+
 def _iso_sql(x: str) -> str:
-    """ISO 8601: a ``Z`` time goes straight to ns (fast); one with an offset or a comma goes
-    through TIMESTAMPTZ (offsets applied) plus the digits beyond microseconds."""
+    """ISO 8601: a ``Z`` time or one without a zone goes straight to ns (fast); one with an
+    offset goes through TIMESTAMPTZ (offsets applied) plus the digits beyond microseconds."""
+    general = (
+        f"TRY_CAST(epoch_us(TRY_CAST(replace({x}, ',', '.') AS TIMESTAMPTZ))::HUGEINT * 1000 "
+        f"+ coalesce(TRY_CAST(rpad(regexp_extract({x}, '[.,]\\d{{6}}(\\d{{1,3}})', 1), 3, '0') "
+        "AS BIGINT), 0) AS BIGINT)"
+    )
+    # the last ns of the range is no TIMESTAMP_NS: the general path has it
+    zoneless = f"coalesce(epoch_ns(TRY_CAST(replace({x}, ',', '.') AS TIMESTAMP_NS)), {general})"
     return (
         f"CASE WHEN ends_with({x}, 'Z') AND NOT contains({x}, ',') "
         f"THEN epoch_ns(TRY_CAST({x} AS TIMESTAMP_NS)) "
-        f"ELSE TRY_CAST(epoch_us(TRY_CAST(replace({x}, ',', '.') AS TIMESTAMPTZ))::HUGEINT * 1000 "
-        f"+ coalesce(TRY_CAST(rpad(regexp_extract({x}, '[.,]\\d{{6}}(\\d{{1,3}})', 1), 3, '0') "
-        "AS BIGINT), 0) AS BIGINT) END"
+        f"WHEN regexp_full_match({x}, '{_ZONELESS}') THEN {zoneless} ELSE {general} END"
     )
 
 
