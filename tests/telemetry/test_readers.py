@@ -172,6 +172,30 @@ def test_epoch_numbers_in_any_unit_and_pino_levels(tmp_path: Path) -> None:
     ] == _logs(path, "ts_ns, severity")
 
 
+def test_epoch_numbers_keep_every_nanosecond_they_give(tmp_path: Path) -> None:
+    """A DOUBLE would put epoch milliseconds in ns on a multiple of 256 ns."""
+    t = T0 + 123_456_789
+    lines = [
+        {"time": t // 10**6, "msg": "ms"},
+        {"time": str(t // 10**6), "msg": "ms as text"},
+        {"time": t // 10**3, "msg": "us"},
+        {"time": t, "msg": "ns"},
+        {"time": -5, "msg": "before 1970"},
+        {"time": "1.767225600e9", "msg": "exponent"},
+    ]
+    path = _file(tmp_path, "e.jsonl", "".join(json.dumps(x) + "\n" for x in lines))
+    assert [
+        (t // 10**6 * 10**6, "ms"),
+        (t // 10**6 * 10**6, "ms as text"),
+        (t // 10**3 * 10**3, "us"),
+        (t, "ns"),
+        (-5 * 10**9, "before 1970"),
+        (T0, "exponent"),
+    ] == _logs(path, "ts_ns, message")
+    csv = _file(tmp_path, "e.csv", f"time,msg\n{T0 // 10**9}.123456789,s with nine places\n")
+    assert [(t, "s with nine places")] == _logs(csv, "ts_ns, message")
+
+
 def test_explicit_mapping_reads_unusual_field_names(tmp_path: Path) -> None:
     path = _file(
         tmp_path, "x.jsonl", json.dumps({"when": "2026-01-01T00:00:01Z", "what": "hi"}) + "\n"

@@ -66,12 +66,36 @@ def detect_form(values: Iterable[str]) -> TsForm | None:
 
 
 def _epoch_sql(x: str) -> str:
+    """Epoch seconds, milliseconds, microseconds or nanoseconds (told by magnitude) as ns.
+
+    Exact: an integer is scaled as an integer and a fraction read as a DECIMAL with nine
+    places (a DOUBLE has 53 bits, so epoch milliseconds in ns, about 1.8e18, would land on a
+    multiple of 256 ns). A value with an exponent takes the DOUBLE path.
+    """
+    i = f"TRY_CAST({x} AS BIGINT)"
+    d = f"TRY_CAST({x} AS DECIMAL(38, 9))"
     v = f"TRY_CAST({x} AS DOUBLE)"
-    return (
+    whole = (
+        f"CASE WHEN abs({i}) < 100000000000 THEN {i} * 1000000000 "
+        f"WHEN abs({i}) < 100000000000000 THEN {i} * 1000000 "
+        f"WHEN abs({i}) < 100000000000000000 THEN {i} * 1000 ELSE {i} END"
+    )
+    fraction = (
+        f"CASE WHEN abs({d}) < 100000000000 THEN TRY_CAST(round({d} * 1000000000) AS BIGINT) "
+        f"WHEN abs({d}) < 100000000000000 THEN TRY_CAST(round({d} * 1000000) AS BIGINT) "
+        f"WHEN abs({d}) < 100000000000000000 THEN TRY_CAST(round({d} * 1000) AS BIGINT) END"
+    )
+    approximate = (
         f"CASE WHEN abs({v}) < 1e11 THEN TRY_CAST(round({v} * 1e9) AS BIGINT) "
         f"WHEN abs({v}) < 1e14 THEN TRY_CAST(round({v} * 1e6) AS BIGINT) "
         f"WHEN abs({v}) < 1e17 THEN TRY_CAST(round({v} * 1e3) AS BIGINT) "
         f"ELSE TRY_CAST({x} AS BIGINT) END"
+    )
+    # DuckDB rounds '1.5' to a BIGINT: a value is whole only without a dot or an exponent
+    return (
+        f"CASE WHEN NOT contains({x}, '.') AND NOT contains({x}, 'e') AND NOT contains({x}, 'E') "
+        f"THEN {whole} "
+        f"ELSE coalesce({fraction}, {approximate}) END"
     )
 
 
