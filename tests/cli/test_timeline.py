@@ -78,6 +78,20 @@ def test_db_file_keeps_the_ingest_for_a_second_command(
     assert 1 == again["rejected"]
 
 
+def test_a_db_given_the_same_files_again_does_not_read_them_twice(
+    incident: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "kept.duckdb"
+    first = _json(capsys, "timeline", str(incident), "--db", str(db), "--json")
+    again = _json(capsys, "timeline", str(incident), "--db", str(db), "--json")
+    assert first["events"] == again["events"]
+    assert [] == first["inputs"]["reused"]  # type: ignore[index]
+    assert [str(incident)] == again["inputs"]["reused"]  # type: ignore[index]
+    assert 0 == main(["timeline", str(incident), "--db", str(db)])
+    out = capsys.readouterr().out.replace("\n", " ")
+    assert "1 file(s) already in the store, not read again" in out
+
+
 def test_stdin_is_read_with_a_dash(
     incident: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

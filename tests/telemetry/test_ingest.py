@@ -244,3 +244,19 @@ def test_repeated_loads_in_one_process_leave_nothing_behind_that_grows(
     # a cache or registry that keeps something of every load grows by 12 entries at least
     assert objects_after - objects < 12
     assert held_after - held < 2048  # 0.1 to 0.2 KiB here: allocator noise
+
+
+def test_a_kept_store_reads_a_file_given_again_only_once(tmp_path: Path) -> None:
+    a = _write(tmp_path / "a.jsonl", ['{"ts": "2026-01-01T00:00:00Z", "msg": "a"}'])
+    b = _write(tmp_path / "b.jsonl", ['{"ts": "2026-01-01T00:00:01Z", "msg": "b"}'])
+    db = tmp_path / "kept.duckdb"
+    with load([a], db=db) as store:
+        assert () == store.summary.reused
+    with Store(db) as store:
+        summary = ingest(store, [a, b])
+        assert ((str(a),), [str(b)]) == (
+            summary.reused,
+            [s.source_file for s in summary.sources],
+        )
+        assert [("a",), ("b",)] == store.query("SELECT message FROM logs ORDER BY ts_ns")
+        assert (str(a),) == store.summary.reused

@@ -124,6 +124,7 @@ def inputs_json(summary: IngestSummary) -> dict[str, Any]:
             }
             for s in summary.sources
         ],
+        "reused": list(summary.reused),
         "counts": {t.value: n for t, n in summary.counts.items()},
         "rejected": summary.rejected,
         "rejects": [
@@ -150,6 +151,12 @@ def render_inputs(summary: IngestSummary, out: Console, *, show_rejects: bool) -
         f"[dim]read {len(summary.sources)} file(s) ({', '.join(formats) or 'none'}): "
         f"{', '.join(parts) or 'nothing'}[/dim]"
     )
+    if summary.reused:
+        out.print(
+            f"[dim]{len(summary.reused)} file(s) already in the store, not read again "
+            f"(a new --db reads changed files): {_escape(', '.join(summary.reused[:3]))}"
+            f"{', ...' if len(summary.reused) > 3 else ''}[/dim]"
+        )
     for finding in summary.clock:
         out.print(f"[yellow]clock:[/yellow] {finding.source}: {finding.detail}")
     if summary.rejected:

@@ -32,7 +32,7 @@ from faultwise.telemetry._logfmt import is_logfmt, logfmt_json_sql, parse_logfmt
 from faultwise.telemetry._logsql import BLANK, LogsResult, finish_logs, staged_select
 from faultwise.telemetry._model import ClockFinding, Format, IngestSummary, SourceReport, Table
 from faultwise.telemetry._services import service_from_file
-from faultwise.telemetry._source import KEEP_REJECTS, Source, iter_sources, read_lines
+from faultwise.telemetry._source import KEEP_REJECTS, STDIN, Source, iter_sources, read_lines
 from faultwise.telemetry._store import Store
 from faultwise.telemetry._templates import assign_templates
 from faultwise.telemetry._text import detect_header
@@ -90,16 +90,25 @@ def ingest(
 ) -> IngestSummary:
     """Read every file under ``paths`` into ``store``; returns what was read and rejected.
 
-    With ``templates`` (the default) the log templates of everything in the store are mined
-    afterwards and ``logs.template_id`` is filled. A store kept in a file gets its trace ids
-    indexed (see :meth:`Store.index_trace_ids`)."""
+    A file the store already holds (a kept ``--db`` given the same paths again) is not read
+    twice: its name is listed in ``reused``. With ``templates`` (the default) the log
+    templates of everything in the store are mined afterwards and ``logs.template_id`` is
+    filled. A store kept in a file gets its trace ids indexed (see
+    :meth:`Store.index_trace_ids`)."""
     fields = parse_mapping(mapping)
     names = [os.fspath(p) for p in paths]
     reports: list[SourceReport] = []
     clock: list[ClockFinding] = []
+    held = store.source_files()
+    reused: list[str] = []
     with tempfile.TemporaryDirectory(prefix="faultwise-") as tmp:
         spool = Path(tmp)
-        sources = list(iter_sources(names, spool_dir=spool))
+        sources = []
+        for src in iter_sources(names, spool_dir=spool):
+            if src.name in held and src.name != STDIN:
+                reused.append(src.name)
+            else:
+                sources.append(src)
         for done, src in enumerate(sources):
             if progress is not None:
                 progress(src.name, done, len(sources))
@@ -111,6 +120,8 @@ def ingest(
     clock.extend(check_clocks(store, [r.source_file for r in reports if r.rows.get(Table.LOGS)]))
     summary = IngestSummary(tuple(reports), tuple(clock))
     store.record_summary(summary)
+    store.reused.extend(reused)
+    summary = IngestSummary(summary.sources, summary.clock, tuple(reused))
     if templates:
         assign_templates(store)
     if store.path is not None:  # a kept store is asked again: find a request without a scan

@@ -339,6 +339,8 @@ class IngestSummary:
 
     sources: tuple[SourceReport, ...] = ()
     clock: tuple[ClockFinding, ...] = ()
+    # files given again that the store already held: not read twice (their rows would be)
+    reused: tuple[str, ...] = ()
 
     @property
     def counts(self) -> dict[Table, int]:
@@ -357,4 +359,6 @@ class IngestSummary:
         return tuple(r for report in self.sources for r in report.rejects)
 
     def merged(self, other: IngestSummary) -> IngestSummary:
-        return IngestSummary(self.sources + other.sources, self.clock + other.clock)
+        return IngestSummary(
+            self.sources + other.sources, self.clock + other.clock, self.reused + other.reused
+        )

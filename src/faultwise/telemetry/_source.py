@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from faultwise._errors import InputError, require
 from faultwise.telemetry._model import Reject
@@ -39,6 +39,8 @@ __all__ = [
     "reject_text",
     "stage_sql",
 ]
+
+STDIN: Final = "<stdin>"  # the name standard input is cited by
 
 T = TypeVar("T")
 MAX_LINE_BYTES = 4 * 1024 * 1024  # longer lines are rejects: nobody reads a 10 MB log line
@@ -181,7 +183,7 @@ def iter_sources(paths: list[str], *, spool_dir: Path) -> Iterator[Source]:
             spooled = spool_dir / "stdin"
             with spooled.open("wb") as out:
                 shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
-            yield _source(spooled, "<stdin>")
+            yield _source(spooled, STDIN)
             continue
         path = Path(raw)
         if path.is_dir():

@@ -97,6 +97,7 @@ class Store:
         except duckdb_mod.Error as exc:
             raise InputError(f"cannot open the database: {exc}", source=str(path)) from exc
         self._lock = threading.RLock()
+        self.reused: list[str] = []  # files given again that this store already held
         self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute("SET enable_progress_bar = false")
         # Readers number a file's lines by the order its rows were inserted in (see
@@ -237,7 +238,11 @@ class Store:
             ClockFinding(src, ClockIssue(issue), offset, detail)
             for src, issue, offset, detail in self.query("SELECT * FROM clock_findings")
         )
-        return IngestSummary(tuple(sources), clock)
+        return IngestSummary(tuple(sources), clock, tuple(self.reused))
+
+    def source_files(self) -> set[str]:
+        """The names of the files this store holds (also after reopening a ``--db``)."""
+        return {f for (f,) in self.query("SELECT source_file FROM sources")}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
