@@ -57,3 +57,31 @@ def test_a_time_without_a_zone_reads_as_the_general_path_reads_it(times: list[st
     with Store() as store:
         rows = store.query(f"SELECT {fast}, {GENERAL} FROM (VALUES {values}) t(x)", times)
     assert [general for _, general in rows] == [read for read, _ in rows]
+
+
+def test_an_epoch_number_past_the_nanosecond_range_has_no_time_and_no_error() -> None:
+    # seconds, ms and us: the last value each unit can give in ns, then the next one
+    numbers = [
+        "9223372036",
+        "9223372037",
+        "-9223372037",
+        "9223372036854",
+        "9223372036855",
+        "9223372036854775",
+        "9223372036854776",
+        "-9223372036854775808",
+    ]
+    values = ", ".join("(?)" for _ in numbers)
+    epoch = ts_sql("x", TsForm.EPOCH, day="2026-01-01")
+    with Store() as store:
+        rows = store.query(f"SELECT {epoch} FROM (VALUES {values}) t(x)", numbers)
+    assert [ns for (ns,) in rows] == [
+        9_223_372_036_000_000_000,
+        None,
+        None,
+        9_223_372_036_854_000_000,
+        None,
+        9_223_372_036_854_775_000,
+        None,
+        -9_223_372_036_854_775_808,
+    ]

@@ -75,11 +75,18 @@ def _epoch_sql(x: str) -> str:
     i = f"TRY_CAST({x} AS BIGINT)"
     d = f"TRY_CAST({x} AS DECIMAL(38, 9))"
     v = f"TRY_CAST({x} AS DOUBLE)"
-    whole = (
-        f"CASE WHEN abs({i}) < 100000000000 THEN {i} * 1000000000 "
-        f"WHEN abs({i}) < 100000000000000 THEN {i} * 1000000 "
-        f"WHEN abs({i}) < 100000000000000000 THEN {i} * 1000 ELSE {i} END"
+    # A value whose nanoseconds pass the BIGINT range has none (NULL), not an overflow error;
+    # ranges, not abs(), which overflows on the smallest BIGINT.
+    scaled = (
+        f"WHEN {i} BETWEEN -{limit} AND {limit} THEN CASE WHEN {i} BETWEEN -{fits} AND {fits} "
+        f"THEN {i} * {factor} END "
+        for limit, fits, factor in (
+            (10**11 - 1, (2**63 - 1) // 10**9, 10**9),
+            (10**14 - 1, (2**63 - 1) // 10**6, 10**6),
+            (10**17 - 1, (2**63 - 1) // 10**3, 10**3),
+        )
     )
+    whole = f"CASE {''.join(scaled)}ELSE {i} END"
     fraction = (
         f"CASE WHEN abs({d}) < 100000000000 THEN TRY_CAST(round({d} * 1000000000) AS BIGINT) "
         f"WHEN abs({d}) < 100000000000000 THEN TRY_CAST(round({d} * 1000000) AS BIGINT) "
