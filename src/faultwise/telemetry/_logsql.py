@@ -314,7 +314,9 @@ def _parts_sql(parts: Parts, conts: str, firsts: str) -> tuple[str, str]:
         f"FROM {conts} LEFT JOIN parts p ON p.n = h.head), "
         "members AS MATERIALIZED (SELECT n, head, label FROM parts UNION ALL "
         "SELECT n, head, label FROM conts), "
-        "heads AS MATERIALIZED (SELECT DISTINCT head FROM members)"
+        "heads AS MATERIALIZED (SELECT DISTINCT head FROM members), "
+        "record_lines AS MATERIALIZED (SELECT n, head, label FROM members UNION ALL "
+        "SELECT head, head, NULL FROM heads)"
     )
     continued = (
         f"CASE WHEN starts_with(message, {quote(parts.indent)}) "
@@ -326,17 +328,33 @@ def _parts_sql(parts: Parts, conts: str, firsts: str) -> tuple[str, str]:
         "CASE WHEN m.label IS NOT NULL AND l.label IS NOT NULL "
         f"THEN substr(h.msg, length(m.label) + 4) WHEN ok THEN h.msg ELSE {continued} END"
     )
+
+    # A record's lines are gathered unordered (an ordered aggregate sorts every group's rows,
+    # and costs more than the rest of the grouping) and sorted per record, few lines each; the
+    # texts of a part are joined as string_agg joins them (NULLs skipped, none: NULL).
+    def joined(part: str) -> str:
+        texts = f"list_transform(list_filter(items, lambda x: x.part {part}), lambda x: x.text)"
+        return f"list_aggregate({texts}, 'string_agg', chr(10))"
+
     values = ", ".join(
-        f"string_agg(text, chr(10) ORDER BY n) FILTER (WHERE part = {quote(label)}) AS part_{i}"
-        for i, label in enumerate(parts.labels)
+        f"{joined(f'= {quote(label)}')} AS part_{i}" for i, label in enumerate(parts.labels)
+    )
+    # The record's first line is its header line (no line of a record comes before it, and
+    # it has a header: ``ok``), so its ``h`` and ``raw`` are the record's. The record lines
+    # are picked from ``lines`` by a semi join first: it builds its hash table on those few
+    # numbers, where a plain join could build one on every line (the estimate of a CTE's rows
+    # can be far too low).
+    gathered = (
+        "SELECT grp, any_value(h) FILTER (WHERE n = grp) AS h, bool_or(ok) AS ok, "
+        "list_sort(list({'n': n, 'part': part, 'text': text})) AS items, "
+        f"arg_min(message, n) AS message, any_value(raw) FILTER (WHERE n = grp) AS raw, {firsts} "
+        f"FROM (SELECT l.*, m.head AS grp, m.label AS part, {text} AS text "
+        "FROM (SELECT * FROM lines WHERE n IN (SELECT n FROM record_lines)) l "
+        "JOIN record_lines m ON l.n = m.n) GROUP BY grp"
     )
     grouped = (
-        "SELECT min(n) AS n, arg_min(h, n) AS h, bool_or(ok) AS ok, "
-        "string_agg(text, chr(10) ORDER BY n) FILTER (WHERE part IS NULL) AS msg_joined, "
-        f"arg_min(message, n) AS message, arg_min(raw, n) AS raw, {firsts}, {values} "
-        f"FROM (SELECT l.*, m.head AS grp, m.label AS part, {text} AS text "
-        "FROM lines l JOIN (SELECT n, head, label FROM members UNION ALL "
-        "SELECT head, head, NULL FROM heads) m ON l.n = m.n) GROUP BY grp"
+        f"SELECT grp AS n, * EXCLUDE (grp, items), {joined('IS NULL')} AS msg_joined, {values} "
+        f"FROM ({gathered})"
     )
     columns = ", ".join(f"part_{i}" for i in range(len(parts.labels)))
     attrs = f"coalesce({_attributes_json(parts)}, attrs)"
