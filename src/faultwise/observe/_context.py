@@ -198,17 +198,7 @@ def make_context(
     request_id: str | None, traceparent: str | None, tracestate: str | None, sampled: bool
 ) -> RequestContext:
     """:func:`new_context` with positional arguments, for the per-request path."""
-    otel_api = _otel  # active_otel_ids() inlined
-    otel = None
-    if otel_api is not None and (otel_api is _OTEL_UNSET or otel_api[0]()):
-        otel = _otel_ids()
-    elif traceparent is None and request_id is None:  # a new trace: the common case, in short
-        try:  # _new_ids() inlined
-            trace_id, span_id = _spare_ids.pop()
-        except IndexError:
-            trace_id, span_id = _refill_ids()
-        # tuple.__new__ skips NamedTuple's Python-level __new__: 3x cheaper, same object
-        return tuple.__new__(RequestContext, (trace_id, trace_id, span_id, None, sampled, None))
+    otel = active_otel_ids()
     parsed = parse_traceparent(traceparent) if traceparent else None
     if otel is not None:
         trace_id, span_id, sampled = otel

@@ -50,7 +50,7 @@ _time_ns: Final = time.time_ns
 class Observer:
     """Per-request bookkeeping shared by :class:`ObserveMiddleware` and its WSGI twin."""
 
-    __slots__ = ("_access", "_leave", "_metrics", "_observers", "enter", "sampled")
+    __slots__ = ("_access", "_enter", "_leave", "_metrics", "_observers", "_sampled")
 
     def __init__(
         self,
@@ -61,19 +61,19 @@ class Observer:
     ) -> None:
         self._metrics = metric_set(HttpServerMetrics, registry)
         self._observers = self._metrics.observers
-        self.enter = self._metrics.enter
+        self._enter = self._metrics.enter
         self._leave = self._metrics.leave
         if access_log is True:
             access_log = logging.getLogger(ACCESS_LOGGER)
         self._access: logging.Logger | None = access_log or None
-        self.sampled = sampled
+        self._sampled = sampled
 
     def start(
         self, request_id: str | None, traceparent: str | None, tracestate: str | None
     ) -> tuple[_context.RequestContext, Token[_context.RequestContext | None]]:
-        ctx = _context.make_context(request_id, traceparent, tracestate, self.sampled)
-        self.enter()
-        return ctx, _context.current_var.set(ctx)
+        ctx = _context.make_context(request_id, traceparent, tracestate, self._sampled)
+        self._enter()
+        return ctx, current_var.set(ctx)
 
     @staticmethod
     def enter_deadline(timeout_ms: str) -> AbstractContextManager[object] | None:

@@ -112,15 +112,15 @@ def _after_fork() -> None:
 os.register_at_fork(after_in_child=_after_fork)
 
 
-thread_names = _names = threading.local()  # each thread's name, once read (thread_name)
+thread_names = threading.local()  # each thread's name, once read (thread_name)
 
 
 def thread_name() -> str:
     """The current thread's name, read once per thread (``current_thread()`` costs 5x more)."""
     try:
-        name: str = _names.name
+        name: str = thread_names.name
     except AttributeError:
-        name = _names.name = threading.current_thread().name
+        name = thread_names.name = threading.current_thread().name
     return name
 
 
@@ -144,11 +144,7 @@ Ids = tuple[_context.RequestContext | None, tuple[str, str, bool] | None]
 
 def current_ids() -> Ids:
     """The request context and the active OpenTelemetry span's ids, here and now."""
-    otel_api = _context._otel
-    otel = None
-    if otel_api is not None and (otel_api is _context._OTEL_UNSET or otel_api[0]()):
-        otel = _context._otel_ids()
-    return _context.current_var.get(), otel
+    return _context.current_var.get(), _context.active_otel_ids()
 
 
 class ObservedLogRecord(logging.LogRecord):

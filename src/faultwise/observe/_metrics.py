@@ -28,7 +28,6 @@ from prometheus_client import metrics as _prometheus_metrics
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
-from prometheus_client.values import MutexValue
 
 __all__ = [
     "DB_BUCKETS",
@@ -247,10 +246,11 @@ class _Cells:
 
 
 def fast_observe(child: Any) -> Callable[[float], None]:
-    """``child.observe`` without its per-call checks: a binary search for the bucket, then the
-    same two value increments (so multiprocess files are written as usual). Half the cost of
-    ``Histogram.observe``, which re-checks the labels and scans the buckets linearly. Falls
-    back to ``observe`` if prometheus_client's histogram ever changes shape."""
+    """``child.observe`` without its per-call checks (multiprocess mode, where
+    :class:`CellHistogram` does not apply): a binary search for the bucket, then the same two
+    value increments, so the per-process files are written as usual. ``Histogram.observe``
+    re-checks the labels and scans the buckets linearly. Falls back to ``observe`` if
+    prometheus_client's histogram ever changes shape."""
     bounds: Any = getattr(child, "_upper_bounds", None)
     buckets: Any = getattr(child, "_buckets", None)
     total: Any = getattr(child, "_sum", None)
@@ -258,31 +258,11 @@ def fast_observe(child: Any) -> Callable[[float], None]:
     if not shaped or len(bounds) != len(buckets) or bounds[-1] != float("inf"):
         observed: Callable[[float], None] = child.observe
         return observed
-    if all(
-        type(v) is MutexValue and hasattr(v, "_lock") and hasattr(v, "_value")
-        for v in (*buckets, total)
-    ):  # prometheus_client's single-process value, as this version spells it
-        return _mutex_observe(bounds, buckets, total)
     inc_sum = total.inc
 
     def observe(amount: float) -> None:
         buckets[bisect_left(bounds, amount)].inc(1)  # bucket i: bounds[i-1] < amount <= bounds[i]
         inc_sum(amount)
-
-    return observe
-
-
-def _mutex_observe(bounds: list[float], buckets: list[Any], total: Any) -> Callable[[float], None]:
-    """Single-process values: ``MutexValue.inc`` inlined, under the value's own lock (so a
-    concurrent ``Histogram.observe`` on the same child stays exact), two calls fewer."""
-    sum_lock = total._lock
-
-    def observe(amount: float) -> None:
-        value = buckets[bisect_left(bounds, amount)]
-        with value._lock:
-            value._value += 1
-        with sum_lock:
-            total._value += amount
 
     return observe
 

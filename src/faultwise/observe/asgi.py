@@ -14,7 +14,6 @@ from typing import Any, Final
 
 from prometheus_client import make_asgi_app
 
-from faultwise.observe._context import current_var, make_context
 from faultwise.observe._core import UNMATCHED_ROUTE, MiddlewareBase
 
 __all__ = ["ASGIApp", "ObserveMiddleware", "starlette_route"]
@@ -113,9 +112,7 @@ class ObserveMiddleware(MiddlewareBase[ASGIApp, Scope]):
             else:
                 timeout_ms = value.decode("latin-1")
         observer = self._observer
-        ctx = make_context(request_id, traceparent, tracestate, observer.sampled)
-        observer.enter()
-        token = current_var.set(ctx)  # Observer.start inlined: once per request
+        ctx, token = observer.start(request_id, traceparent, tracestate)
         budget = observer.enter_deadline(timeout_ms) if timeout_ms is not None else None
         request_header = (b"x-request-id", ctx[0].encode())
         trace_header = (b"traceresponse", ctx.traceparent.encode()) if self._traceresponse else None
