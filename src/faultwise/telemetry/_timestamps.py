@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Final
 
 __all__ = ["TsForm", "detect_form", "parse_timestamp", "ts_sql"]
 
@@ -65,6 +66,11 @@ def detect_form(values: Iterable[str]) -> TsForm | None:
     return max(votes, key=lambda f: votes[f]) if votes else None
 
 
+# |value| below which an epoch number is in this unit, and its ns per unit: s, ms, us
+_UNITS: Final = ((10**11, 10**9), (10**14, 10**6), (10**17, 10**3))
+_BIGINT_MAX: Final = 2**63 - 1
+
+
 def _epoch_sql(x: str) -> str:
     """Epoch seconds, milliseconds, microseconds or nanoseconds (told by magnitude) as ns.
 
@@ -77,32 +83,23 @@ def _epoch_sql(x: str) -> str:
     v = f"TRY_CAST({x} AS DOUBLE)"
     # A value whose nanoseconds pass the BIGINT range has none (NULL), not an overflow error;
     # ranges, not abs(), which overflows on the smallest BIGINT.
-    scaled = (
-        f"WHEN {i} BETWEEN -{limit} AND {limit} THEN CASE WHEN {i} BETWEEN -{fits} AND {fits} "
-        f"THEN {i} * {factor} END "
-        for limit, fits, factor in (
-            (10**11 - 1, (2**63 - 1) // 10**9, 10**9),
-            (10**14 - 1, (2**63 - 1) // 10**6, 10**6),
-            (10**17 - 1, (2**63 - 1) // 10**3, 10**3),
+    whole = "".join(
+        f"WHEN {i} BETWEEN -{below - 1} AND {below - 1} THEN CASE WHEN {i} BETWEEN "
+        f"-{_BIGINT_MAX // factor} AND {_BIGINT_MAX // factor} THEN {i} * {factor} END "
+        for below, factor in _UNITS
+    )
+    fraction, approximate = (
+        "".join(
+            f"WHEN abs({n}) < {below} THEN TRY_CAST(round({n} * {factor}) AS BIGINT) "
+            for below, factor in _UNITS
         )
-    )
-    whole = f"CASE {''.join(scaled)}ELSE {i} END"
-    fraction = (
-        f"CASE WHEN abs({d}) < 100000000000 THEN TRY_CAST(round({d} * 1000000000) AS BIGINT) "
-        f"WHEN abs({d}) < 100000000000000 THEN TRY_CAST(round({d} * 1000000) AS BIGINT) "
-        f"WHEN abs({d}) < 100000000000000000 THEN TRY_CAST(round({d} * 1000) AS BIGINT) END"
-    )
-    approximate = (
-        f"CASE WHEN abs({v}) < 1e11 THEN TRY_CAST(round({v} * 1e9) AS BIGINT) "
-        f"WHEN abs({v}) < 1e14 THEN TRY_CAST(round({v} * 1e6) AS BIGINT) "
-        f"WHEN abs({v}) < 1e17 THEN TRY_CAST(round({v} * 1e3) AS BIGINT) "
-        f"ELSE TRY_CAST({x} AS BIGINT) END"
+        for n in (d, v)
     )
     # DuckDB rounds '1.5' to a BIGINT: a value is whole only without a dot or an exponent
     return (
         f"CASE WHEN NOT contains({x}, '.') AND NOT contains({x}, 'e') AND NOT contains({x}, 'E') "
-        f"THEN {whole} "
-        f"ELSE coalesce({fraction}, {approximate}) END"
+        f"THEN CASE {whole}ELSE {i} END "
+        f"ELSE coalesce(CASE {fraction}END, CASE {approximate}ELSE {i} END) END"
     )
 
 
