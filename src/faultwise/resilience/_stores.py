@@ -12,6 +12,7 @@ import itertools
 import math
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,6 +27,7 @@ __all__ = [
     "CountWindow",
     "SlidingSum",
     "SlidingSumStore",
+    "Tally",
     "TimeWindow",
     "TokenBucket",
     "TokenBucketStore",
@@ -46,6 +48,30 @@ class SlidingSumStore(Protocol):
     def total(self) -> int: ...
 
 
+class Tally:
+    """A count any thread adds one to with no lock, read under its owner's lock.
+
+    ``bump`` is ``itertools.count.__next__``: one C call that runs under the GIL without
+    releasing it, so two threads' bumps never interleave (``n += 1`` is a load, an add and a
+    store, and CPython does not promise that no thread runs in between; the argument needs
+    the GIL). ``next()`` is also the only way to read a count, and it advances it: ``read``
+    discounts the steps it took, so reads must not interleave (the owner's lock).
+    """
+
+    __slots__ = ("_count", "_reads", "bump")
+
+    def __init__(self) -> None:
+        self._count = itertools.count()
+        self.bump: Callable[[], object] = self._count.__next__
+        self._reads = 0
+
+    def read(self) -> int:
+        """The bumps so far (call it under the owner's lock)."""
+        value = next(self._count) - self._reads
+        self._reads += 1
+        return value
+
+
 class _Ring:
     """Sums over the last ``slices`` time slices of ``width`` seconds: a tally that any thread
     bumps with no lock, and ``columns`` sums changed under the lock.
@@ -63,7 +89,6 @@ class _Ring:
         "_lock",
         "_marks",
         "_now",
-        "_reads",
         "_sums",
         "_tally",
         "_width",
@@ -73,9 +98,8 @@ class _Ring:
         self._width = width
         self._now = clock.now
         self._lock = threading.Lock()
-        self._tally = itertools.count()
-        self._bump = self._tally.__next__
-        self._reads = 0
+        self._tally = Tally()
+        self._bump = self._tally.bump
         self._marks = [0] * slices
         self._columns = [[0] * slices for _ in range(columns)]
         self._sums = [0] * columns
@@ -83,11 +107,8 @@ class _Ring:
         self._edge = (self._index + 1) * width  # the time the current slice ends
 
     def _bumps(self) -> int:
-        """Bumps so far (the lock is held). ``next()`` both reads and advances the tally: the
-        steps readers took are discounted, and readers take them only under the lock."""
-        value = next(self._tally) - self._reads
-        self._reads += 1
-        return value
+        """Bumps so far (the lock is held)."""
+        return self._tally.read()
 
     def _roll(self) -> int:
         """Empty the slices that left the window (the lock is held); the current slot."""

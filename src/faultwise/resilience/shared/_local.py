@@ -10,7 +10,6 @@ call, once per batch of tokens.
 from __future__ import annotations
 
 import enum
-import itertools
 import math
 import threading
 from collections import deque
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, ClassVar
 from faultwise._clock import Clock
 from faultwise.resilience._base import Emitter, Event
 from faultwise.resilience._circuit_breaker import BreakerStateChanged, CircuitBreaker, CircuitState
-from faultwise.resilience._stores import FAILURE, SLOW, TokenBucket, WindowCounts
+from faultwise.resilience._stores import FAILURE, SLOW, Tally, TokenBucket, WindowCounts
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -153,7 +152,6 @@ class SharedWindow:
         "_hub",
         "_lock",
         "_publish",
-        "_reads",
         "_shared",
         "_slow",
         "_successes",
@@ -170,9 +168,9 @@ class SharedWindow:
         self.name = name
         self.seconds = seconds
         self._lock = threading.Lock()
-        self._successes = itertools.count()
-        self.record_success: Callable[[], object] = self._successes.__next__
-        self._reads = self._flushed = 0
+        self._successes = Tally()  # successes are counted with no lock, as CountWindow does
+        self.record_success: Callable[[], object] = self._successes.bump
+        self._flushed = 0
         self._calls = self._failures = self._slow = 0
         self._shared = WindowCounts(0, 0, 0)
         self._history = _History(seconds, hub.clock.now)
@@ -250,10 +248,7 @@ class SharedWindow:
     # -- internals ------------------------------------------------------------------------
 
     def _successes_so_far(self) -> int:
-        # next() both reads and advances the counter: discount this reader's own steps.
-        value = next(self._successes) - self._reads
-        self._reads += 1
-        return value
+        return self._successes.read()
 
     def _pending(self) -> tuple[int, int, int]:
         successes = self._successes_so_far() - self._flushed
