@@ -118,7 +118,9 @@ class ObserveMiddleware(MiddlewareBase[ASGIApp, Scope]):
         trace_header = (b"traceresponse", ctx.traceparent.encode()) if self._traceresponse else None
         status = 500
 
-        async def send_observed(message: Message) -> None:
+        def send_observed(message: Message) -> Awaitable[None]:
+            # a plain function handing back send's awaitable: no coroutine of its own per
+            # message (the app awaits what it gets at once, as ASGI servers expect)
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
@@ -126,7 +128,7 @@ class ObserveMiddleware(MiddlewareBase[ASGIApp, Scope]):
                 if trace_header is not None:
                     headers.append(trace_header)
                 message["headers"] = headers
-            await send(message)
+            return send(message)
 
         error: BaseException | None = None
         started = perf_counter()
