@@ -65,8 +65,8 @@ _ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 # ---------------------------------------------------------------------------------- timestamps
 
-# (seconds since the epoch as digits, its RFC 3339 rendering up to the dot)
-_ts_cache: tuple[str, str] = ("-", "")
+# the second being rendered: [start ns, end ns) and its RFC 3339 rendering up to the dot
+_ts_cache: tuple[int, int, str] = (0, 0, "")
 
 
 def default_service() -> str:
@@ -81,16 +81,15 @@ def rfc3339_ns(ns: int) -> str:
     them changes once a second, so its rendering is cached (``time.strftime`` costs ~1 µs).
     """
     global _ts_cache  # noqa: PLW0603  (a tuple swapped atomically: safe across threads)
-    digits = str(ns)
-    seconds, prefix = _ts_cache
-    if digits[:-9] != seconds:
-        if ns < 1_000_000_000:  # before 1970-01-01T00:00:01: no seconds digits to cache
+    start, end, prefix = _ts_cache
+    if not start <= ns < end:
+        if ns < 1_000_000_000:  # before 1970-01-01T00:00:01: fewer than nine fraction digits
             whole, fraction = divmod(ns, 1_000_000_000)
             return time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(whole)) + f"{fraction:09d}Z"
-        seconds = digits[:-9]
-        prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(int(seconds)))
-        _ts_cache = (seconds, prefix)
-    return prefix + digits[-9:] + "Z"
+        start = ns - ns % 1_000_000_000
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(start // 1_000_000_000))
+        _ts_cache = (start, start + 1_000_000_000, prefix)
+    return f"{prefix}{str(ns)[-9:]}Z"
 
 
 # ------------------------------------------------------------------------------------- records
