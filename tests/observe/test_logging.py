@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import datetime
 import io
 import logging
+import random
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -54,6 +56,16 @@ def test_rfc3339_ns_renders_a_new_second_and_times_before_its_cache() -> None:
     assert "1970-01-01T00:00:00.000000005Z" == rfc3339_ns(5)
     assert "1969-12-31T23:59:59.999999995Z" == rfc3339_ns(-5)
     assert "2026-01-01T00:00:02.000000001Z" == rfc3339_ns(1_767_225_602_000_000_001)
+
+
+def test_rfc3339_ns_matches_datetime_around_second_boundaries() -> None:
+    rng = random.Random(7)
+    instants = [rng.randrange(1_000_000_000, 2**62) for _ in range(2_000)]
+    instants += [s * 1_000_000_000 + d for s in (1, 1_767_225_601) for d in (-1, 0, 1)]
+    for ns in instants:  # out of order: the cached second is left and found again
+        whole, fraction = divmod(ns, 1_000_000_000)
+        when = datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=whole)
+        assert f"{when:%Y-%m-%dT%H:%M:%S}.{fraction:09d}Z" == rfc3339_ns(ns)
 
 
 def test_ids_follow_the_request_while_the_line_fields_are_reused(
