@@ -119,8 +119,8 @@ class ObserveMiddleware(MiddlewareBase[ASGIApp, Scope]):
         status = 500
 
         def send_observed(message: Message) -> Awaitable[None]:
-            # a plain function handing back send's awaitable: no coroutine of its own per
-            # message (the app awaits what it gets at once, as ASGI servers expect)
+            # a plain function handing back the server's own awaitable: no coroutine of its
+            # own per message, and the app awaits (or schedules) exactly what it would have
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
