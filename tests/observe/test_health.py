@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 import time
+import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -369,3 +371,34 @@ def test_flask_serves_readyz_from_a_background_loop() -> None:
         response.headers["content-type"],
         body["output"],
     )
+
+
+def test_a_forked_worker_runs_wsgi_probes_on_its_own_loop() -> None:
+    # gunicorn --preload: a probe answered before the fork leaves a loop whose thread the
+    # child does not have; the child's probes must start their own, not wait on that one
+    health = Health(callable_check(lambda: None, "db"), budget=0.5)
+    ready = health.wsgi_endpoints()["/readyz"]
+    statuses: list[str] = []
+    b"".join(ready({}, lambda status, headers: statuses.append(status)))
+    with warnings.catch_warnings():  # 3.12+ warns on forking a process with threads: the case here
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: exit 0 only on a 200 answered on time
+        code = 1
+        try:
+            started = time.monotonic()
+            b"".join(ready({}, lambda status, headers: statuses.append(status)))
+            code = 0 if statuses[-1] == "200 OK" and time.monotonic() - started < 0.5 else 1
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.02)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked worker's probe did not finish")
+    assert (["200 OK"], 0) == (statuses, os.waitstatus_to_exitcode(status))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import inspect
+import os
 import ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterable
@@ -296,6 +297,16 @@ def _wsgi_send(start_response: Any, report: HealthReport) -> Iterable[bytes]:
 
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
+
+
+def _forget_loop() -> None:
+    # A forked child (gunicorn --preload) has no thread running the parent's loop, and may
+    # have copied the lock held: it starts afresh on its first probe.
+    global _loop, _loop_lock
+    _loop, _loop_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_loop)
 
 
 def _background_loop() -> asyncio.AbstractEventLoop:
