@@ -1,11 +1,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import threading
 import time
-import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 from flask import Flask
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+from tests.forking import run_forked
 
 from faultwise.observe import (
     Check,
@@ -380,25 +379,10 @@ def test_a_forked_worker_runs_wsgi_probes_on_its_own_loop() -> None:
     ready = health.wsgi_endpoints()["/readyz"]
     statuses: list[str] = []
     b"".join(ready({}, lambda status, headers: statuses.append(status)))
-    with warnings.catch_warnings():  # 3.12+ warns on forking a process with threads: the case here
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # the child: exit 0 only on a 200 answered on time
-        code = 1
-        try:
-            started = time.monotonic()
-            b"".join(ready({}, lambda status, headers: statuses.append(status)))
-            code = 0 if statuses[-1] == "200 OK" and time.monotonic() - started < 0.5 else 1
-        finally:
-            os._exit(code)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.02)
-    else:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        pytest.fail("the forked worker's probe did not finish")
-    assert (["200 OK"], 0) == (statuses, os.waitstatus_to_exitcode(status))
+
+    def worker() -> bool:
+        started = time.monotonic()
+        b"".join(ready({}, lambda status, headers: statuses.append(status)))
+        return statuses[-1] == "200 OK" and time.monotonic() - started < 0.5
+
+    assert (0, ["200 OK"]) == (run_forked(worker), statuses)
