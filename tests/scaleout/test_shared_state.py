@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pytest
 import redis
+from tests.forking import run_forked
 
 from faultwise.resilience import (
     BreakerStateChanged,
@@ -315,3 +316,29 @@ async def test_the_async_twin_follows_the_fail_mode_without_hanging(
                     results.append("limited")
         assert "limited" == results[-1]
         assert [SharedStateUnavailable] == [type(e) for e in events]
+
+
+def test_a_worker_forked_after_startup_syncs_its_own_counts_once(
+    redis_url: str, prefix: str
+) -> None:
+    # gunicorn --preload: the state and its syncer are made before the workers are forked
+    state = SharedState(redis_url, prefix=prefix, refresh=0.05)
+    breaker = state.circuit_breaker("db", minimum_calls=100, failure_rate=0.9)
+    budget = state.retry_budget("db", ratio=1.0, min_per_second=0.0)
+    outcomes(lambda: breaker.call(fail), 3)  # pending at the fork: the parent flushes them
+    budget.deposit()
+
+    def worker() -> bool:
+        outcomes(lambda: breaker.call(fail), 5)
+        budget.deposit()
+        time.sleep(0.5)  # ten refresh intervals: only the worker's own syncer can flush
+        return True
+
+    assert 0 == run_forked(worker)
+    state.close()
+    reader = replicas(redis_url, prefix, n=1)[0]
+    fleet = reader.circuit_breaker("db", minimum_calls=100, failure_rate=0.9)
+    fleet_budget = reader.retry_budget("db", ratio=1.0, min_per_second=0.0)
+    reader.sync()
+    window = fleet.snapshot().window
+    assert (8, 8, 2.0) == (window.calls, window.failures, fleet_budget.balance())

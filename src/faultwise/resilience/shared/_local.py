@@ -245,6 +245,14 @@ class SharedWindow:
             self._publish = None
         self.known_epoch = -1  # whatever the store says now is adopted at the next sync
 
+    def forked(self) -> None:
+        """In a forked child: a lock of its own (the parent's may have been held at the fork)
+        and nothing pending (the parent flushes what it counted before the fork)."""
+        self._lock = threading.Lock()
+        self._flushed = self._successes_so_far()
+        self._calls = self._failures = self._slow = 0
+        self._publish = None
+
     # -- internals ------------------------------------------------------------------------
 
     def _successes_so_far(self) -> int:
@@ -330,6 +338,11 @@ class SharedSum:
     def degrade(self) -> None: ...
 
     def restore(self) -> None: ...
+
+    def forked(self) -> None:
+        """In a forked child: a lock of its own and nothing pending (see SharedWindow)."""
+        self._lock = threading.Lock()
+        self._pending = 0
 
     def _base(self) -> int:
         return self._shared if self._hub.available else self._history.totals(1)[0]

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 import time
+import weakref
 from typing import Any, TypedDict, Unpack
 
 from faultwise._clock import SYSTEM_CLOCK, Clock
@@ -119,6 +121,18 @@ return {granted, string.format('%.9f', wait), string.format('%.9f', tokens)}
 
 _ERRORS = (redis.RedisError, OSError)
 _STATES = {state.value: state for state in CircuitState}
+
+
+# Every SharedState not closed nor collected, for the fork hook below (SharedState._forked).
+_open_states: weakref.WeakSet[SharedState] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for state in list(_open_states):
+        state._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class SharedOptions(TypedDict, total=False):
@@ -363,13 +377,14 @@ class SharedState(_Shared):
     calls (tests, simulations).
     """
 
-    __slots__ = ("_stop", "_thread", "_wake")
+    __slots__ = ("__weakref__", "_stop", "_thread", "_wake")
 
     def __init__(self, redis: str | Any, **options: Unpack[SharedOptions]) -> None:
         super().__init__(redis, **options)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        _open_states.add(self)
 
     @staticmethod
     def _connect(url: str, timeout: float) -> Any:
@@ -398,6 +413,7 @@ class SharedState(_Shared):
 
     def close(self) -> None:
         """Stop the syncer (after one last flush) and close a client made from a URL."""
+        _open_states.discard(self)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -422,6 +438,17 @@ class SharedState(_Shared):
                 target=self._loop, name=f"faultwise-{self.name}", daemon=True
             )
             self._thread.start()
+
+    def _forked(self) -> None:
+        """In a forked child (gunicorn ``--preload`` makes the state before forking its
+        workers): the parent's syncer thread is not here, so start this process's own, from
+        nothing pending; redis-py opens the child's own connections by itself."""
+        running = self._thread is not None and not self._stop.is_set()
+        self._stop, self._wake, self._thread = threading.Event(), threading.Event(), None
+        for participant in self.participants:
+            participant.forked()
+        if running:
+            self._started()
 
     def _loop(self) -> None:
         now = time.monotonic
