@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
+from tests.forking import run_forked
 
 from faultwise.observe import PoolPinned, PoolReleased, PoolWatch
 from faultwise.testing import FakeClock
@@ -256,3 +258,25 @@ def test_the_background_poller_starts_and_stops(engine: Any) -> None:
     for conn in held:
         conn.close()
     assert [PoolPinned] == [type(e) for e in events]
+
+
+def test_a_forked_worker_polls_its_pools_in_its_own_thread(engine: Any) -> None:
+    # gunicorn --preload: the watch starts polling before the workers are forked
+    events: list[Any] = []
+    watch = PoolWatch(registry=CollectorRegistry(), pinned_after=0.0, on_event=events.append)
+    watch.sqlalchemy(engine, name="forked")
+    watch.start(interval=0.01)
+
+    def worker() -> bool:
+        held = [engine.connect() for _ in range(3)]  # the worker's own connections, at max
+        for _ in range(300):  # bounded wait for the worker's poller: pinned, then reported
+            if events:
+                return [PoolPinned] == [type(e) for e in events] and len(held) == 3
+            time.sleep(0.01)
+        return False
+
+    try:
+        assert 0 == run_forked(worker)
+    finally:
+        watch.stop()
+    assert [] == events  # nothing was pinned in this process

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -104,6 +106,7 @@ class PoolWatch:
         self._log = logging.getLogger(POOL_LOGGER)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._interval = 5.0
 
     def on_event(self, listener: Callable[[PoolEvent], None]) -> None:
         self._listeners.append(listener)
@@ -374,10 +377,13 @@ class PoolWatch:
             listener(ev)
 
     def start(self, interval: float = 5.0) -> None:
-        """Poll every ``interval`` seconds in a daemon thread until :meth:`stop`."""
+        """Poll every ``interval`` seconds in a daemon thread until :meth:`stop` (a worker
+        forked from this process, as gunicorn ``--preload`` forks, polls in its own)."""
         if self._thread is not None:
             return
         self._stop.clear()
+        self._interval = interval
+        _polling.add(self)
 
         def loop() -> None:
             while not self._stop.wait(interval):
@@ -390,10 +396,29 @@ class PoolWatch:
         self._thread.start()
 
     def stop(self) -> None:
+        _polling.discard(self)
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+
+    def _forked(self) -> None:
+        """In a forked child: the parent's poller thread is not here; poll in a new one (the
+        locks are new too: the parent's may have been held at the fork)."""
+        self._lock, self._stop, self._thread = threading.Lock(), threading.Event(), None
+        self.start(self._interval)
+
+
+# Every PoolWatch polling in a thread, for the fork hook below (PoolWatch._forked).
+_polling: weakref.WeakSet[PoolWatch] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for watch in list(_polling):
+        watch._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 _OPERATIONS: Final = frozenset(
