@@ -102,3 +102,20 @@ def test_stdin_is_read_with_a_dash(
     document = _json(capsys, "timeline", "-", "--json")
     assert 3 == len(document["events"])  # type: ignore[arg-type]
     assert "<stdin>:1" == document["events"][0]["source"]  # type: ignore[index]
+
+
+def test_a_db_refuses_in_one_line_a_changed_file_it_cannot_read_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics = tmp_path / "metrics.prom"
+    metrics.write_text("# TYPE up gauge\nup 1 1767225600000\n")
+    db = tmp_path / "kept.duckdb"
+    assert 0 == main(["timeline", str(metrics), "--db", str(db), "--json"])
+    capsys.readouterr()
+    with metrics.open("a") as f:
+        f.write("up 0 1767225615000\n")
+    assert 2 == main(["timeline", str(metrics), "--db", str(db)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert 1 == len(err)
+    assert "changed since it was read into this --db" in err[0]
+    assert str(metrics) in err[0]

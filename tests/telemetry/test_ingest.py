@@ -4,6 +4,9 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
+from faultwise._errors import InputError
 from faultwise.telemetry import Format, Severity, Store, Table, ingest, load
 
 
@@ -264,3 +267,40 @@ def test_a_kept_store_reads_a_file_given_again_only_once(tmp_path: Path) -> None
         )
         assert [("a",), ("b",)] == store.query("SELECT message FROM logs ORDER BY ts_ns")
         assert (str(a),) == store.summary.reused
+
+
+def test_a_kept_store_reads_a_file_again_once_it_has_changed(tmp_path: Path) -> None:
+    # an incident's log keeps growing between two commands on the same --db
+    a = _write(tmp_path / "a.jsonl", ['{"ts": "2026-01-01T00:00:00Z", "msg": "a"}', "{bad"])
+    b = _write(tmp_path / "b.jsonl", ['{"ts": "2026-01-01T00:00:05Z", "msg": "b"}'])
+    db = tmp_path / "kept.duckdb"
+    with load([a, b], db=db):
+        pass
+    with a.open("a") as f:
+        f.write('{"ts": "2026-01-01T00:00:02Z", "msg": "a2", "trace_id": "%s"}\n' % ("7" * 32))
+    with Store(db) as store:
+        summary = ingest(store, [a, b])
+        read_again = [s.source_file for s in summary.sources]
+        messages = store.query("SELECT message, source_line FROM logs ORDER BY ts_ns")
+        held = store.summary
+        trace = store.query(f"SELECT message FROM logs WHERE trace_id = '{'7' * 32}'")
+    assert ([str(a)], (str(b),)) == (read_again, summary.reused)
+    assert [("a", 1), ("a2", 3), ("b", 1)] == messages  # no stale copy of a's first read
+    assert [(str(a), 1), (str(b), 0)] == sorted((s.source_file, s.rejected) for s in held.sources)
+    assert [("a2",)] == trace  # the kept trace-id index follows the rows read again
+
+
+def test_a_kept_store_refuses_a_changed_file_whose_samples_it_cannot_replace(
+    tmp_path: Path,
+) -> None:
+    exposition = ["# HELP up Whether the target is up.", "# TYPE up gauge", "up 1 1767225600000"]
+    metrics = _write(tmp_path / "metrics.prom", exposition)
+    db = tmp_path / "kept.duckdb"
+    with load([metrics], db=db):
+        pass
+    with metrics.open("a") as f:
+        f.write("up 0 1767225615000\n")
+    with Store(db) as store:
+        with pytest.raises(InputError, match="changed since it was read into this --db"):
+            ingest(store, [metrics])
+        assert [(1.0,)] == store.query("SELECT value FROM samples")  # the store is as it was

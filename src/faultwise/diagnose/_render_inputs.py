@@ -154,7 +154,7 @@ def render_inputs(summary: IngestSummary, out: Console, *, show_rejects: bool) -
     if summary.reused:
         out.print(
             f"[dim]{len(summary.reused)} file(s) already in the store, not read again "
-            f"(a new --db reads changed files): {_escape(', '.join(summary.reused[:3]))}"
+            f"(unchanged since): {_escape(', '.join(summary.reused[:3]))}"
             f"{', ...' if len(summary.reused) > 3 else ''}[/dim]"
         )
     for finding in summary.clock:

@@ -91,7 +91,8 @@ def ingest(
     """Read every file under ``paths`` into ``store``; returns what was read and rejected.
 
     A file the store already holds (a kept ``--db`` given the same paths again) is not read
-    twice: its name is listed in ``reused``. With ``templates`` (the default) the log
+    twice: its name is listed in ``reused``; one whose size or mtime changed since (a log that
+    grew) has its rows dropped and is read again. With ``templates`` (the default) the log
     templates of everything in the store are mined afterwards and ``logs.template_id`` is
     filled. A store kept in a file gets its trace ids indexed (see
     :meth:`Store.index_trace_ids`)."""
@@ -104,17 +105,32 @@ def ingest(
     with tempfile.TemporaryDirectory(prefix="faultwise-") as tmp:
         spool = Path(tmp)
         sources = []
+        changed = []
         for src in iter_sources(names, spool_dir=spool):
-            if src.name in held and src.name != STDIN:
-                reused.append(src.name)
-            else:
+            if src.name == STDIN or src.name not in held:
                 sources.append(src)
+            elif held[src.name] in (None, (src.size, src.mtime_ns)):
+                reused.append(src.name)
+            else:  # changed since it was read (a log that grew): its rows would be stale
+                changed.append(src)
+        for src in changed:
+            if not store.replaceable(src.name):
+                raise InputError(
+                    "changed since it was read into this --db, and its spans, samples or "
+                    "changes cannot be replaced there: use a new --db",
+                    source=src.name,
+                )
+        for src in changed:
+            store.forget_source(src.name)
+            sources.append(src)
         for done, src in enumerate(sources):
             if progress is not None:
                 progress(src.name, done, len(sources))
             report, found = _read_one(store, src, fmt or detect_format(src), fields, spool)
             reports.append(report)
             clock.extend(found)
+            if src.name != STDIN:
+                store.record_stamp(src.name, src.size, src.mtime_ns)
         if progress is not None and sources:
             progress("", len(sources), len(sources))
     clock.extend(check_clocks(store, [r.source_file for r in reports if r.rows.get(Table.LOGS)]))

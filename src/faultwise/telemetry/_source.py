@@ -65,6 +65,7 @@ class Source:
     head_complete: bool  # the whole content fits in head
     day: str  # YYYY-MM-DD of the file's mtime: completes times without a year or date
     mtime_ns: int  # when a snapshot without its own times was taken
+    size: int  # bytes on disk (compressed, for a compressed file)
 
     @property
     def head_text(self) -> str:
@@ -171,9 +172,10 @@ def _read_head(path: Path, compression: str) -> tuple[bytes, bool]:
 def _source(path: Path, name: str) -> Source:
     compression = _compression(path)
     head, complete = _read_head(path, compression)
-    mtime_ns = path.stat().st_mtime_ns
+    stat = path.stat()
+    mtime_ns = stat.st_mtime_ns
     day = time.strftime("%Y-%m-%d", time.gmtime(mtime_ns // 10**9))
-    return Source(path, name, compression, head, complete, day, mtime_ns)
+    return Source(path, name, compression, head, complete, day, mtime_ns, stat.st_size)
 
 
 def iter_sources(paths: list[str], *, spool_dir: Path) -> Iterator[Source]:

@@ -61,6 +61,11 @@ _BOOKKEEPING = {
         ("reason", "VARCHAR"),
         ("text", "VARCHAR"),
     ),
+    "source_stamps": (  # each file's size and mtime when read: a changed file is read again
+        ("source_file", "VARCHAR"),
+        ("size", "BIGINT"),
+        ("mtime_ns", "BIGINT"),
+    ),
     "clock_findings": (
         ("source", "VARCHAR"),
         ("issue", "VARCHAR"),
@@ -240,9 +245,40 @@ class Store:
         )
         return IngestSummary(tuple(sources), clock, tuple(self.reused))
 
-    def source_files(self) -> set[str]:
-        """The names of the files this store holds (also after reopening a ``--db``)."""
-        return {f for (f,) in self.query("SELECT source_file FROM sources")}
+    def source_files(self) -> dict[str, tuple[int, int] | None]:
+        """The files this store holds (also after reopening a ``--db``), each with its size
+        and mtime in ns when it was read (None: read before stores kept them)."""
+        return {
+            f: None if size is None else (size, mtime_ns)
+            for f, size, mtime_ns in self.query(
+                "SELECT s.source_file, t.size, t.mtime_ns FROM sources s "
+                "LEFT JOIN source_stamps t USING (source_file)"
+            )
+        }
+
+    def record_stamp(self, name: str, size: int, mtime_ns: int) -> None:
+        """Keep the size and mtime of a file as it was read (see :meth:`source_files`)."""
+        with self._lock:
+            self._con.execute("DELETE FROM source_stamps WHERE source_file = ?", [name])
+            self._con.execute("INSERT INTO source_stamps VALUES (?, ?, ?)", [name, size, mtime_ns])
+
+    def replaceable(self, name: str) -> bool:
+        """Whether every row read from the file ``name`` can be told from other files' (spans,
+        samples and changes do not keep their file; logs and configs do)."""
+        mixed = self.scalar(
+            "SELECT count(*) FROM sources WHERE source_file = ? AND spans + samples + changes > 0",
+            [name],
+        )
+        return not mixed
+
+    def forget_source(self, name: str) -> None:
+        """Drop every row read from the file ``name`` (see :meth:`replaceable`) and what was
+        recorded of it."""
+        with self._lock:
+            for table in ("logs", "sources", "rejects", "source_stamps"):
+                self._con.execute(f"DELETE FROM {table} WHERE source_file = ?", [name])
+            self._con.execute(f"DELETE FROM {Table.CONFIGS.value} WHERE source = ?", [name])
+            self._con.execute("DELETE FROM clock_findings WHERE source = ?", [name])
 
     # -- lifecycle ---------------------------------------------------------------------------
 
