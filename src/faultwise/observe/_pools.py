@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 from prometheus_client import CollectorRegistry
 
+from faultwise import _fork
 from faultwise._clock import SYSTEM_CLOCK, Clock
 from faultwise.observe._metrics import DbClientMetrics, PoolMetrics, metric_set
 
@@ -383,7 +382,7 @@ class PoolWatch:
             return
         self._stop.clear()
         self._interval = interval
-        _polling.add(self)
+        _fork.track(self)
 
         def loop() -> None:
             while not self._stop.wait(interval):
@@ -396,7 +395,7 @@ class PoolWatch:
         self._thread.start()
 
     def stop(self) -> None:
-        _polling.discard(self)
+        _fork.untrack(self)
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
@@ -407,18 +406,6 @@ class PoolWatch:
         locks are new too: the parent's may have been held at the fork)."""
         self._lock, self._stop, self._thread = threading.Lock(), threading.Event(), None
         self.start(self._interval)
-
-
-# Every PoolWatch polling in a thread, for the fork hook below (PoolWatch._forked).
-_polling: weakref.WeakSet[PoolWatch] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for watch in list(_polling):
-        watch._forked()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 _OPERATIONS: Final = frozenset(

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import threading
 import time
-import weakref
 from typing import Any, TypedDict, Unpack
 
+from faultwise import _fork
 from faultwise._clock import SYSTEM_CLOCK, Clock
 from faultwise._errors import require
 from faultwise.resilience._circuit_breaker import CircuitBreaker, CircuitState
@@ -121,18 +120,6 @@ return {granted, string.format('%.9f', wait), string.format('%.9f', tokens)}
 
 _ERRORS = (redis.RedisError, OSError)
 _STATES = {state.value: state for state in CircuitState}
-
-
-# Every SharedState not closed nor collected, for the fork hook below (SharedState._forked).
-_open_states: weakref.WeakSet[SharedState] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for state in list(_open_states):
-        state._forked()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class SharedOptions(TypedDict, total=False):
@@ -384,7 +371,7 @@ class SharedState(_Shared):
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        _open_states.add(self)
+        _fork.track(self)
 
     @staticmethod
     def _connect(url: str, timeout: float) -> Any:
@@ -413,7 +400,7 @@ class SharedState(_Shared):
 
     def close(self) -> None:
         """Stop the syncer (after one last flush) and close a client made from a URL."""
-        _open_states.discard(self)
+        _fork.untrack(self)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
