@@ -41,3 +41,9 @@ def test_demo_in_the_terminal_prints_the_numbers_and_the_reports_path(
     assert f"report: {tmp_path / 'report.html'}" in out.replace("\n", "")
     assert "attempts per request" in out
     assert "diagnosis: " in out
+    # the command it prints for diagnosing by hand finds the same storm
+    lines = [x for x in out.splitlines() if x.startswith("diagnose it yourself: ")]
+    args = lines[0].removeprefix("diagnose it yourself: ").split()
+    assert ["faultwise", "diagnose"] == args[:2]
+    assert 1 == main([*args[1:], "--json"])
+    assert "retry_storm" == json.loads(capsys.readouterr().out)["root_cause"]["pattern"]

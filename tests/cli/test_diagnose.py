@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -146,3 +147,16 @@ def test_rejected_lines_are_listed_with_file_and_line_on_request(
     code, out, _ = run(capsys, "--show-rejects", str(tmp_path))
     assert code in (ExitCode.OK, ExitCode.FOUND)
     assert f"rejected {log}:2: not a JSON object" in out
+
+
+def test_a_report_saved_into_the_incident_is_not_taken_for_its_telemetry(
+    capsys: pytest.CaptureFixture[str], pool_incident: Path, tmp_path: Path
+) -> None:
+    incident = tmp_path / "incident"
+    shutil.copytree(pool_incident, incident)
+    code, _, _ = run(capsys, "--html", str(incident / "report.html"), str(incident))
+    assert ExitCode.FOUND == code
+    code, out, _ = run(capsys, "--json", str(incident))  # diagnosed again, report included
+    doc = json.loads(out)
+    assert "checkout" == doc["root_cause"]["component"]
+    assert "web pages, not telemetry, not read: report.html" in doc["inputs"]["warnings"]

@@ -304,3 +304,18 @@ def test_a_kept_store_refuses_a_changed_file_whose_samples_it_cannot_replace(
         with pytest.raises(InputError, match="changed since it was read into this --db"):
             ingest(store, [metrics])
         assert [(1.0,)] == store.query("SELECT value FROM samples")  # the store is as it was
+
+
+def test_web_pages_next_to_the_telemetry_are_listed_not_read(tmp_path: Path) -> None:
+    # an analyser's own report written into the incident directory is not a log of the incident
+    _write(tmp_path / "app.log.jsonl", ['{"ts": "2026-01-01T00:00:00Z", "msg": "up"}'])
+    _write(tmp_path / "report.html", ["<!doctype html>", "<html><body>ERROR 500</body></html>"])
+    _write(tmp_path / "page.htm", ["  <HTML lang=en>", "<p>2026-01-01 00:00:00 ERROR x</p>"])
+    _write(tmp_path / "notes.txt", ["2026-01-01 00:00:01 ERROR <html> in a log line is a log"])
+    with load([tmp_path]) as store:
+        summary = store.summary
+        logs = store.query("SELECT message FROM logs ORDER BY ts_ns")
+    formats = {Path(s.source_file).name: s.format for s in summary.sources}
+    assert (Format.HTML, Format.HTML) == (formats["report.html"], formats["page.htm"])
+    assert sorted(str(tmp_path / n) for n in ("page.htm", "report.html")) == sorted(summary.pages)
+    assert [("up",), ("<html> in a log line is a log",)] == logs

@@ -209,6 +209,9 @@ def _inputs(ctx: Context, store: Store, warnings: list[str]) -> Inputs:
         )
     if summary.rejected:
         warnings.append(f"{summary.rejected} input lines could not be read (--show-rejects)")
+    if summary.pages:
+        pages = ", ".join(Path(page).name for page in summary.pages)
+        warnings.append(f"web pages, not telemetry, not read: {pages}")
     warnings.extend(f"clock: {c.detail} ({Path(c.source).name})" for c in summary.clock)
     return Inputs(
         files=len(summary.sources),

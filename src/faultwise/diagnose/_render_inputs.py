@@ -35,11 +35,11 @@ def open_store(args: argparse.Namespace, *, templates: bool = True) -> Store:
         raise InputError("give at least one PATH to read, or --db FILE of an earlier ingest")
     fmt = None
     if args.fmt:
-        try:
-            fmt = Format(args.fmt)
-        except ValueError:
-            known = ", ".join(f.value for f in Format if f is not Format.EMPTY)
-            raise InputError(f"unknown --format {args.fmt!r} (known: {known})") from None
+        readers = [f.value for f in Format if f not in (Format.EMPTY, Format.HTML)]
+        if args.fmt not in readers:
+            known = ", ".join(readers)
+            raise InputError(f"unknown --format {args.fmt!r} (known: {known})")
+        fmt = Format(args.fmt)
     if args.db and not args.paths and not Path(args.db).exists():
         raise InputError("no such database; give PATH arguments to create it", source=args.db)
     store = Store(args.db)
@@ -157,6 +157,8 @@ def render_inputs(summary: IngestSummary, out: Console, *, show_rejects: bool) -
             f"(unchanged since): {_escape(', '.join(summary.reused[:3]))}"
             f"{', ...' if len(summary.reused) > 3 else ''}[/dim]"
         )
+    if summary.pages:
+        out.print(f"[dim]web pages, not telemetry, not read: {_escape(', '.join(summary.pages))}")
     for finding in summary.clock:
         out.print(f"[yellow]clock:[/yellow] {finding.source}: {finding.detail}")
     if summary.rejected:

@@ -42,6 +42,7 @@ __all__ = ["ProgressHook", "detect_format", "ingest", "load"]
 ProgressHook = Callable[[str, int, int], None]  # (source name, files done, files total)
 
 _ID = re.compile(r"^\s*[0-9a-fA-F-]{16,40}\s*$")
+_HTML = re.compile(r"<!doctype html|<html[\s>]", re.IGNORECASE)
 _CSV_HEADER = re.compile(r"^[\w .()%/@:\"-]+([,;\t][\w .()%/@:\"-]+){2,}$")
 
 
@@ -52,6 +53,8 @@ def detect_format(src: Source) -> Format:
     if not stripped:
         return Format.EMPTY
     first = stripped.splitlines()[0] if stripped else ""
+    if _HTML.match(stripped):
+        return Format.HTML
     document = sniff_document(text)
     if document is not None:
         return document
@@ -172,7 +175,7 @@ def _read_one(
     store: Store, src: Source, fmt: Format, fields: Mapping[Field, str], spool: Path
 ) -> tuple[SourceReport, tuple[ClockFinding, ...]]:
     service = service_from_file(Path(src.name).name)
-    if fmt in (Format.EMPTY, Format.ID_LIST):
+    if fmt in (Format.EMPTY, Format.ID_LIST, Format.HTML):
         return SourceReport(src.name, fmt, service), ()
     if fmt in _LINE_READERS:
         reader = _LINE_READERS[fmt]

@@ -153,6 +153,7 @@ class Format(StrEnum):
     PROM_QUERY_RANGE = "prom-query-range"
     K8S_EVENTS = "k8s-events"
     ID_LIST = "id-list"  # one bare id per line (an export of trace ids): nothing to read
+    HTML = "html"  # a web page (a report written next to the telemetry): nothing to read
     EMPTY = "empty"
 
 
@@ -341,6 +342,12 @@ class IngestSummary:
     clock: tuple[ClockFinding, ...] = ()
     # files given again that the store already held: not read twice (their rows would be)
     reused: tuple[str, ...] = ()
+
+    @property
+    def pages(self) -> list[str]:
+        """The files recognised as web pages (reports written next to the telemetry), which
+        are listed but not read."""
+        return [s.source_file for s in self.sources if s.format is Format.HTML]
 
     @property
     def counts(self) -> dict[Table, int]:
