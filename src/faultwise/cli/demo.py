@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from faultwise.cli._output import console, emit_json
     from faultwise.lab._dashboard import live_dashboard, summary_table
     from faultwise.lab._demo import DEMO_RUNS, SCALE_NOTE, run_demo
+    from faultwise.lab._diagnose import telemetry_paths
 
     out: Path = args.out or Path(tempfile.mkdtemp(prefix="faultwise-demo-"))
     if args.json:
@@ -41,8 +42,9 @@ def run(args: argparse.Namespace) -> int:
     term.print(result.headline(), markup=False)
     term.print(result.verdict.describe(), markup=False)
     term.print(f"telemetry: {result.out}")
-    run = result.out / DEMO_RUNS[0].value  # a command to copy: never wrapped
-    term.print(f"diagnose it yourself: faultwise diagnose {run}", soft_wrap=True, markup=False)
+    # a command to copy (never wrapped): the run's telemetry, without its truth and stderr
+    paths = " ".join(telemetry_paths(result.out / DEMO_RUNS[0].value))
+    term.print(f"diagnose it yourself: faultwise diagnose {paths}", soft_wrap=True, markup=False)
     term.print(f"report: {result.report}")
     term.print(f"[dim]side by side: {result.comparison}[/]")
     return ExitCode.OK
