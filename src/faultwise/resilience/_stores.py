@@ -106,16 +106,12 @@ class _Ring:
         self._index = math.floor(self._now() / width)
         self._edge = (self._index + 1) * width  # the time the current slice ends
 
-    def _bumps(self) -> int:
-        """Bumps so far (the lock is held)."""
-        return self._tally.read()
-
     def _roll(self) -> int:
         """Empty the slices that left the window (the lock is held); the current slot."""
         index = math.floor(self._now() / self._width)
         n = len(self._marks)
         if index > self._index:
-            began = self._bumps()
+            began = self._tally.read()
             for step in range(1, min(index - self._index, n) + 1):
                 slot = (self._index + step) % n
                 self._marks[slot] = began
@@ -133,12 +129,12 @@ class _Ring:
 
     def _in_window(self) -> int:
         """Bumps in the window (the lock is held, the ring rolled)."""
-        return self._bumps() - self._marks[(self._index + 1) % len(self._marks)]
+        return self._tally.read() - self._marks[(self._index + 1) % len(self._marks)]
 
     def _clear(self) -> None:
         """Forget every slice (the lock is held)."""
         n = len(self._marks)
-        self._marks[:] = [self._bumps()] * n
+        self._marks[:] = [self._tally.read()] * n
         for column in self._columns:
             column[:] = [0] * n
         self._sums[:] = [0] * len(self._sums)

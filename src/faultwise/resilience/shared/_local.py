@@ -202,7 +202,7 @@ class SharedWindow:
 
     def reset(self) -> None:
         with self._lock:
-            self._flushed = self._successes_so_far()
+            self._flushed = self._successes.read()
             self._calls = self._failures = self._slow = 0
             self._shared = WindowCounts(0, 0, 0)
             self._history.clear()
@@ -249,17 +249,14 @@ class SharedWindow:
         """In a forked child: a lock of its own (the parent's may have been held at the fork)
         and nothing pending (the parent flushes what it counted before the fork)."""
         self._lock = threading.Lock()
-        self._flushed = self._successes_so_far()
+        self._flushed = self._successes.read()
         self._calls = self._failures = self._slow = 0
         self._publish = None
 
     # -- internals ------------------------------------------------------------------------
 
-    def _successes_so_far(self) -> int:
-        return self._successes.read()
-
     def _pending(self) -> tuple[int, int, int]:
-        successes = self._successes_so_far() - self._flushed
+        successes = self._successes.read() - self._flushed
         return successes + self._calls, self._failures, self._slow
 
     def _on_event(self, event: Event) -> None:
